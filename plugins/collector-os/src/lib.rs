@@ -1,0 +1,236 @@
+//! The `os` collector plugin: reads the kernel command line (`grub`), loaded kernel modules (`kmod`),
+//! every readable sysctl under `/proc/sys` (`sysctl`) and `/etc/os-release` (`release`).
+//!
+//! Every path is read under the host root (`--set os.root=/host`, else the host's `EIDOS_HOST_ROOT`,
+//! else `/`), so that a pod with the node's filesystem mounted at `/host` reports the node. Nothing
+//! is executed: these are plain file reads.
+
+mod cmdline;
+mod modules;
+mod release;
+mod sysctl;
+
+use eidos_plugin_api::{
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
+};
+use std::path::{Path, PathBuf};
+
+pub use cmdline::parse_cmdline;
+pub use modules::parse_modules;
+pub use release::parse_os_release;
+
+/// Collects the operating-system measurement.
+pub struct OsCollector;
+
+impl Collector for OsCollector {
+    const NAME: &'static str = "os";
+    const DESCRIPTION: &'static str = "kernel command line, kernel modules, sysctl and os-release";
+    const OPTIONS: &'static [(&'static str, &'static str)] = &[(
+        "root",
+        "directory the node's root filesystem is mounted at (default: the host root, usually /)",
+    )];
+
+    fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+        let root: PathBuf = match ctx.option("root") {
+            Some(r) => PathBuf::from(r),
+            None => ctx.host_root().to_path_buf(),
+        };
+        if !root.is_dir() {
+            return Err(CollectError::InvalidOption {
+                key: "root".into(),
+                value: root.display().to_string(),
+                expected: "an existing directory".into(),
+            });
+        }
+        collect_under(&root, ctx)
+    }
+}
+
+/// Reads all four subtypes under `root`. A subtype whose source file is missing is left out with a
+/// warning; an unreadable `/proc/cmdline` or `/proc/sys` is an error.
+pub fn collect_under(root: &Path, ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+    let mut warnings = Vec::new();
+    let mut subtypes = Vec::new();
+
+    let cmdline_path = at("/proc/cmdline");
+    let cmdline = std::fs::read_to_string(&cmdline_path)
+        .map_err(|e| CollectError::failed(format!("reading {}: {e}", cmdline_path.display())))?;
+    subtypes.push(parse_cmdline(&cmdline));
+    ctx.check_cancelled()?;
+
+    let modules_path = at("/proc/modules");
+    match std::fs::read_to_string(&modules_path) {
+        Ok(text) => subtypes.push(parse_modules(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => warnings.push(format!(
+            "kmod left out: {} does not exist (kernel built without module support?)",
+            modules_path.display()
+        )),
+        Err(e) => {
+            return Err(CollectError::failed(format!(
+                "reading {}: {e}",
+                modules_path.display()
+            )))
+        }
+    }
+    ctx.check_cancelled()?;
+
+    subtypes.push(sysctl::read_sysctl(&at("/proc/sys"), ctx)?);
+
+    let release = ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .map(|p| at(p))
+        .find(|p| p.is_file());
+    match release {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| CollectError::failed(format!("reading {}: {e}", path.display())))?;
+            subtypes.push(parse_os_release(&text));
+        }
+        None => warnings.push(format!(
+            "release left out: neither {} nor {} exists",
+            at("/etc/os-release").display(),
+            at("/usr/lib/os-release").display()
+        )),
+    }
+
+    Ok(Outcome::Collected(Collection {
+        measurements: vec![Measurement::new(MeasurementType::Os, subtypes)],
+        warnings,
+    }))
+}
+
+eidos_plugin_api::export_collector!(OsCollector);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eidos_plugin_api::{CancelToken, Reading};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn run(root: &Path, options: &BTreeMap<String, String>) -> Result<Outcome, CollectError> {
+        let flag = AtomicBool::new(false);
+        let ctx = CollectContext::new(
+            options,
+            root,
+            Duration::from_secs(5),
+            CancelToken::new(&flag),
+        );
+        OsCollector::collect(&ctx)
+    }
+
+    fn fixture() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            "proc/cmdline",
+            "BOOT_IMAGE=/boot/vmlinuz-6.8.0-1024-aws ro nokaslr hugepagesz=2M panic=-1\n",
+        );
+        write(
+            root,
+            "proc/modules",
+            "nvidia 1 0 - Live 0x0\nnvidia_uvm 2 0 - Live 0x0 (O)\n",
+        );
+        write(root, "proc/sys/vm/swappiness", "60\n");
+        write(root, "proc/sys/kernel/osrelease", "6.8.0-1024-aws\n");
+        write(
+            root,
+            "etc/os-release",
+            "NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\n",
+        );
+        dir
+    }
+
+    #[test]
+    fn reads_all_four_subtypes_from_a_fixture_host_root() {
+        let dir = fixture();
+        let Outcome::Collected(c) = run(dir.path(), &BTreeMap::new()).unwrap() else {
+            panic!()
+        };
+        let m = &c.measurements[0];
+        assert!(m.is(MeasurementType::Os));
+        let names: Vec<_> = m.subtypes.iter().map(|s| s.subtype.as_str()).collect();
+        assert_eq!(names, ["grub", "kmod", "sysctl", "release"]);
+        assert_eq!(
+            m.subtype("grub").unwrap().data["nokaslr"],
+            Reading::Str(String::new())
+        );
+        assert_eq!(
+            m.subtype("grub").unwrap().data["panic"],
+            Reading::Str("-1".into())
+        );
+        assert_eq!(
+            m.subtype("kmod").unwrap().data["nvidia_uvm"],
+            Reading::Bool(true)
+        );
+        assert_eq!(
+            m.subtype("sysctl").unwrap().data["/proc/sys/vm/swappiness"],
+            Reading::Str("60".into())
+        );
+        assert_eq!(
+            m.subtype("release").unwrap().data["VERSION_ID"],
+            Reading::Str("22.04".into())
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn the_root_option_overrides_the_host_root() {
+        let dir = fixture();
+        let mut options = BTreeMap::new();
+        options.insert("root".to_owned(), dir.path().display().to_string());
+        let Outcome::Collected(c) = run(Path::new("/nonexistent-host-root"), &options).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.measurements[0].subtypes.len(), 4);
+    }
+
+    #[test]
+    fn a_missing_modules_file_is_a_warning_and_a_missing_root_an_error() {
+        let dir = fixture();
+        std::fs::remove_file(dir.path().join("proc/modules")).unwrap();
+        let Outcome::Collected(c) = run(dir.path(), &BTreeMap::new()).unwrap() else {
+            panic!()
+        };
+        assert!(c.measurements[0].subtype("kmod").is_none());
+        assert!(c.warnings[0].contains("kmod left out"), "{:?}", c.warnings);
+
+        let err = run(Path::new("/nonexistent-host-root"), &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("existing directory"), "{err}");
+    }
+
+    #[test]
+    fn reads_this_machines_real_proc() {
+        let Outcome::Collected(c) = run(Path::new("/"), &BTreeMap::new()).unwrap() else {
+            panic!()
+        };
+        let m = &c.measurements[0];
+        let sysctl = m.subtype("sysctl").unwrap();
+        let real = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(
+            sysctl.data["/proc/sys/kernel/osrelease"],
+            Reading::Str(real.trim().to_owned())
+        );
+        assert!(
+            sysctl.data.len() > 100,
+            "only {} sysctl entries",
+            sysctl.data.len()
+        );
+        let grub = m.subtype("grub").unwrap();
+        let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap();
+        let first = cmdline.split_whitespace().next().unwrap();
+        assert!(grub.data.contains_key(first.split('=').next().unwrap()));
+        let release = m.subtype("release").unwrap();
+        assert!(release.data.contains_key("ID"));
+    }
+}

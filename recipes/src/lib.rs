@@ -1,0 +1,1 @@
+//! The eidos recipe engine (built in its own issue).

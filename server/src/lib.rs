@@ -1,0 +1,1 @@
+//! The eidos HTTP API (built in its own issue).
