@@ -30,3 +30,6 @@ use std::future::Future;
 pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()> + Send) -> Result<ShutdownReport, ServerError> {
     Server::bind(config).await?.run(shutdown).await
 }
+
+#[cfg(test)]
+mod tests;

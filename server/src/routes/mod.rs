@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router {
     // route (see the panic-containment test in lib.rs).
     #[cfg(test)]
     let router = router
-        .route("/__test/panic", get(|| async { panic!("deliberate test panic with secret internals") }))
+        .route("/__test/panic", get(deliberate_panic))
         .route(
             "/__test/sleep",
             get(|| async {
@@ -53,6 +53,11 @@ pub fn router(state: AppState) -> Router {
             }),
         );
     router.fallback(not_found).with_state(state)
+}
+
+#[cfg(test)]
+async fn deliberate_panic() -> &'static str {
+    panic!("deliberate test panic with secret internals")
 }
 
 async fn not_found(uri: Uri) -> ApiError {
