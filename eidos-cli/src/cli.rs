@@ -61,6 +61,8 @@ pub enum Command {
     Plugins(PluginsCommand),
     /// Print a shell completion script.
     Completion(CompletionArgs),
+    /// Serve the recipe engine as an HTTP API.
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 /// `eidos snapshot`.

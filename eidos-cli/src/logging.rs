@@ -3,10 +3,10 @@
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-/// Sets up logging: warnings by default, debug with `--debug`, `RUST_LOG` when set; JSON lines with
-/// `--log-json`.
-pub fn init(debug: bool, json: bool) {
-    let default = if debug { "debug" } else { "warn" };
+/// Sets up logging: `quiet_level` by default (warn; info for `eidos serve`), debug with `--debug`,
+/// `RUST_LOG` when set; JSON lines with `--log-json`.
+pub fn init(debug: bool, json: bool, quiet_level: &str) {
+    let default = if debug { "debug" } else { quiet_level };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

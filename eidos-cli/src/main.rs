@@ -12,11 +12,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.global.debug, cli.global.log_json);
+    // A server logs each request (info); the one-shot commands only warnings.
+    let quiet_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    logging::init(cli.global.debug, cli.global.log_json, quiet_level);
     let result = match &cli.command {
         Command::Snapshot(args) => commands::snapshot::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&cli.global, args),
         Command::Completion(args) => commands::completion::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(error::EXIT_OK),

@@ -40,7 +40,7 @@ pub async fn post_recipe(
     require_json(&headers)?;
     let body = body.map_err(body_error)?;
     let overrides = query_from_url(raw.as_deref())?;
-    let query = override_with(query_from_body(&body)?, overrides);
+    let query = overrides.or(&query_from_body(&body)?);
     answer(&state, &method, &headers, &query)
 }
 
@@ -102,37 +102,30 @@ fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
             .map_err(|error| invalid_body(&format!("the request body is not a valid snapshot: {error}")))?;
         return Ok(Query::from_snapshot(&snapshot));
     }
+    // Strict types (strings, and a boolean for `context`) so a body means exactly one thing.
     let mut pairs = Vec::with_capacity(fields.len());
     for (name, value) in &fields {
-        let text = match value {
-            Value::String(text) => text.clone(),
-            Value::Bool(flag) => flag.to_string(),
-            Value::Null => String::new(),
-            other => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("invalid {name} {other}: expected a string (write versions as \"1.33\")"),
-                )
-                .with_details(json!({ "parameter": name })))
+        let text = match (name.as_str(), value) {
+            ("context", Value::Bool(flag)) => flag.to_string(),
+            ("context", other) => return Err(wrong_type(name, other, "true or false")),
+            (_, Value::String(text)) => text.clone(),
+            (_, other) if eidos_recipes::parameter_names().iter().any(|known| known == name) => {
+                return Err(wrong_type(name, other, "a string (write versions as \"1.33\")"))
             }
+            // Unknown names: let the query parser name the allowed ones.
+            (_, other) => other.to_string(),
         };
         pairs.push((name.clone(), text));
     }
     Query::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(query_error)
 }
 
-/// `base` with every field that `overrides` specifies replaced.
-fn override_with(base: Query, overrides: Query) -> Query {
-    Query {
-        os: overrides.os.or(base.os),
-        osv: overrides.osv.or(base.osv),
-        kernel: overrides.kernel.or(base.kernel),
-        service: overrides.service.or(base.service),
-        k8s: overrides.k8s.or(base.k8s),
-        gpu: overrides.gpu.or(base.gpu),
-        intent: overrides.intent.or(base.intent),
-        context: overrides.context || base.context,
-    }
+fn wrong_type(name: &str, value: &Value, expected: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("invalid {name} {value}: expected {expected}"),
+    )
+    .with_details(json!({ "parameter": name }))
 }
 
 fn query_error(error: QueryError) -> ApiError {
