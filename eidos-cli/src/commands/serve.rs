@@ -25,7 +25,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT)]
     pub port: u16,
     /// Requests per second allowed per client address; 0 disables rate limiting.
-    #[arg(long, env = "EIDOS_RATE_LIMIT", default_value_t = 100.0, value_name = "PER_SECOND")]
+    #[arg(long, env = "EIDOS_RATE_LIMIT", default_value_t = 100.0, value_name = "PER_SECOND", allow_negative_numbers = true)]
     pub rate_limit: f64,
     /// Requests a client may send at once before being limited.
     #[arg(long, env = "EIDOS_RATE_BURST", default_value_t = 200, value_name = "REQUESTS")]

@@ -1,0 +1,298 @@
+//! End-to-end tests of `eidos serve`: the real binary, real signals, real HTTP over loopback.
+//! HTTP is spoken by hand over `std::net::TcpStream` (HTTP/1.1, `Connection: close`) because the
+//! drain test must hold requests half-sent, which ordinary clients cannot do.
+
+use eidos_e2e::{eidos, eidos_bin};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `eidos serve`, with its stderr collected in the background.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Served {
+    /// Starts `eidos serve --addr 127.0.0.1:0 ARGS…` and waits until it is ready.
+    fn start(args: &[&str]) -> Served {
+        Self::start_with(eidos(&[]).args(["serve", "--addr", "127.0.0.1:0"]).args(args))
+    }
+
+    fn start_with(cmd: &mut Command) -> Served {
+        let mut child = cmd
+            .env_remove("PORT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eidos serve");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        // The bound address is in the "listening" log line (port 0 → the kernel's choice).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = loop {
+            let line = lines_rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("a 'listening' log line within 10 s");
+            if let Some(addr) = listening_addr(&line) {
+                break addr;
+            }
+        };
+        let served = Served { child, addr, stderr: lines_rx };
+        served.wait_ready();
+        served
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if http(self.addr, "GET", "/ready", &[], b"").is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("eidos serve never became ready");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "eidos serve did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address in a `listening addr=…` log line, plain or JSON.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let start = line.find("addr")? + "addr".len();
+    let rest = line[start..].trim_start_matches(['=', '"', ':']);
+    let end = rest.find(|c: char| c == '"' || c.is_whitespace()).unwrap_or(rest.len());
+    let addr: SocketAddr = rest[..end].parse().ok()?;
+    // 0.0.0.0 (from PORT) is reached through loopback.
+    Some(if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr })
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+fn parse_answer(bytes: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
+    Answer { status, head: head.to_owned(), body: body.to_owned() }
+}
+
+/// One request over a fresh connection.
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Answer, std::io::Error> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes)?;
+    Ok(parse_answer(&bytes))
+}
+
+const BODY_FIRST: &[u8] = br#"{"gpu":"#;
+const BODY_REST: &[u8] = br#""h100","service":"eks"}"#;
+
+/// A POST whose body is only half sent: the request is in flight until [`finish`] is called.
+fn start_slow_post(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST /v1/recipe HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        BODY_FIRST.len() + BODY_REST.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(BODY_FIRST).unwrap();
+    stream
+}
+
+fn finish(mut stream: TcpStream) -> Answer {
+    stream.write_all(BODY_REST).unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    parse_answer(&bytes)
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_refuses_new_connections_and_exits_0() {
+    const IN_FLIGHT: usize = 5;
+    let mut served = Served::start(&[]);
+    let addr = served.addr;
+    let slow: Vec<TcpStream> = (0..IN_FLIGHT).map(|_| start_slow_post(addr)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    served.signal("TERM");
+    // The listener closes: new connections are refused, while the process keeps draining.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Err(error) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
+                break;
+            }
+            Ok(_) => {
+                assert!(Instant::now() < deadline, "still accepting 5 s after SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    assert!(served.child.try_wait().unwrap().is_none(), "exited before the in-flight requests finished");
+
+    for stream in slow {
+        let answer = finish(stream);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let recipe: serde_json::Value = serde_json::from_str(&answer.body).expect("recipe JSON");
+        assert_eq!(recipe["request"]["gpu"], "h100");
+    }
+    let status = served.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "exit status after a clean drain");
+    let logs = served.logs();
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+}
+
+#[test]
+fn sigint_also_stops_the_server_cleanly() {
+    let mut served = Served::start(&[]);
+    served.signal("INT");
+    assert_eq!(served.wait_exit(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[test]
+fn the_shutdown_timeout_bounds_the_drain() {
+    let mut served = Served::start(&["--shutdown-timeout", "500ms", "--request-timeout", "60s"]);
+    let _stalled = start_slow_post(served.addr);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    served.signal("TERM");
+    let status = served.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() >= Duration::from_millis(400), "waited for the stalled request");
+    assert!(started.elapsed() < Duration::from_secs(5), "but not for long");
+    assert!(served.logs().contains("shutdown timeout reached"));
+}
+
+#[test]
+fn environment_variables_configure_the_server() {
+    // PORT picks the port on all interfaces; EIDOS_* set the rate limit.
+    let mut cmd = Command::new(eidos_bin());
+    cmd.args(["serve"]).env("EIDOS_RATE_LIMIT", "0.1").env("EIDOS_RATE_BURST", "3").env_remove("EIDOS_ADDR");
+    let served = Served::start_with(cmd.env("PORT", "0"));
+    // The readiness probe used one token.
+    for expected in ["1", "0"] {
+        let answer = http(served.addr, "GET", "/v1/recipe?gpu=h100", &[], b"").unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("x-ratelimit-limit"), Some("3"));
+        assert_eq!(answer.header("x-ratelimit-remaining"), Some(expected));
+    }
+    let refused = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").is_some());
+    assert!(refused.body.contains("RATE_LIMIT_EXCEEDED"), "{}", refused.body);
+}
+
+#[test]
+fn json_logs_carry_the_request_id() {
+    let served = Served::start_with(eidos(&[]).args(["--log-json", "serve", "--addr", "127.0.0.1:0"]));
+    let answer = http(served.addr, "GET", "/v1/recipe?gpu=h100", &[("X-Request-Id", "e2e-json-log-1")], b"").unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("x-request-id"), Some("e2e-json-log-1"));
+    let logs = served.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("e2e-json-log-1"))
+        .unwrap_or_else(|| panic!("no log line with the request id:\n{logs}"));
+    let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(entry["fields"]["status"], 200, "{entry}");
+    assert_eq!(entry["span"]["route"], "/v1/recipe", "{entry}");
+}
+
+#[test]
+fn bad_configuration_is_a_usage_error() {
+    for (args, needle) in [
+        (&["--rate-limit", "-1"][..], "rate limit"),
+        (&["--rate-burst", "0"][..], "rate burst"),
+        (&["--request-timeout", "soon"][..], "expected"),
+        (&["--recipes", "/nonexistent/recipes"][..], "/nonexistent/recipes"),
+        (&["--addr", "not-an-address"][..], "not-an-address"),
+    ] {
+        let out = eidos_e2e::run(eidos(&[]).arg("serve").args(args));
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn invalid_recipe_data_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.yaml"), "measurements: [[[").unwrap();
+    let out = eidos_e2e::run(eidos(&[]).args(["serve", "--addr", "127.0.0.1:0", "--recipes"]).arg(dir.path()));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("base.yaml"), "names the file: {}", out.stderr);
+}
+
+#[test]
+fn an_address_in_use_is_a_runtime_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = eidos_e2e::run(eidos(&[]).args(["serve", "--addr", &addr]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(&addr), "{}", out.stderr);
+}
