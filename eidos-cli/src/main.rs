@@ -13,7 +13,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A server logs each request (info); the one-shot commands only warnings.
-    let quiet_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let quiet_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     logging::init(cli.global.debug, cli.global.log_json, quiet_level);
     let result = match &cli.command {
         Command::Snapshot(args) => commands::snapshot::run(&cli.global, args),

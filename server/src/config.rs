@@ -121,13 +121,19 @@ mod tests {
             config.validate().unwrap_err()
         };
         assert_eq!(bad(|c| c.rate_limit = -1.0), ConfigError::RateLimit(-1.0));
-        assert!(matches!(bad(|c| c.rate_limit = f64::NAN), ConfigError::RateLimit(_)));
+        assert!(matches!(
+            bad(|c| c.rate_limit = f64::NAN),
+            ConfigError::RateLimit(_)
+        ));
         assert_eq!(bad(|c| c.rate_burst = 0), ConfigError::RateBurst);
         assert!(matches!(
             bad(|c| c.request_timeout = Duration::ZERO),
             ConfigError::ZeroTimeout(_)
         ));
-        assert!(matches!(bad(|c| c.body_limit = 0), ConfigError::ZeroSize(_)));
+        assert!(matches!(
+            bad(|c| c.body_limit = 0),
+            ConfigError::ZeroSize(_)
+        ));
     }
 
     #[test]

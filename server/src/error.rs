@@ -90,7 +90,7 @@ pub struct ApiError {
     pub message: String,
     /// Structured details (e.g. `{"parameter": "gpu"}`), when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     /// Extra response headers (e.g. `Retry-After`, `Allow`).
     #[serde(skip)]
     pub headers: Vec<(&'static str, HeaderValue)>,
@@ -109,7 +109,7 @@ impl ApiError {
 
     /// Adds structured details.
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 

@@ -27,7 +27,10 @@ pub use serve::{shutdown_signal, Server, ShutdownReport};
 use std::future::Future;
 
 /// Binds `config.addr` and serves until `shutdown` completes, then drains (see [`Server::run`]).
-pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()> + Send) -> Result<ShutdownReport, ServerError> {
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<ShutdownReport, ServerError> {
     Server::bind(config).await?.run(shutdown).await
 }
 

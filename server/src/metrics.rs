@@ -70,7 +70,9 @@ impl Metrics {
         registry.register(Box::new(rate_limit_rejects.clone()))?;
         registry.register(Box::new(panic_recoveries.clone()))?;
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(Metrics {
             registry,
             requests_total,

@@ -49,19 +49,30 @@ impl Server {
         let metrics = Metrics::new()?;
         let state = AppState::new(metrics.clone());
         let limiter = if config.rate_limiting_enabled() {
-            let limiter = RateLimiter::new(config.rate_limit, config.rate_burst, metrics)
-                .ok_or(ServerError::Config(crate::config::ConfigError::RateLimit(config.rate_limit)))?;
+            let limiter = RateLimiter::new(config.rate_limit, config.rate_burst, metrics).ok_or(
+                ServerError::Config(crate::config::ConfigError::RateLimit(config.rate_limit)),
+            )?;
             Some(limiter)
         } else {
             None
         };
-        let router = middleware::apply(routes::router(state.clone()), &state, &config, limiter.clone());
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr: config.addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr: config.addr, source })?;
+        let router = middleware::apply(
+            routes::router(state.clone()),
+            &state,
+            &config,
+            limiter.clone(),
+        );
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         Ok(Server {
             listener,
             local_addr,
@@ -86,7 +97,10 @@ impl Server {
     /// (`/ready` is 503 until it is loaded). On shutdown: `/ready` turns 503, the listener is
     /// closed (new connections are refused), in-flight requests get up to the shutdown timeout
     /// to finish, kept-alive connections are closed after their current request.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<ShutdownReport, ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<ShutdownReport, ServerError> {
         let recipes_dir = self.config.recipes_dir.clone();
         let load = tokio::task::spawn_blocking(move || match recipes_dir {
             Some(dir) => RecipeStore::load_dir(&dir).map(Arc::new),
@@ -102,7 +116,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<ShutdownReport, ServerError>
     where
-        L: Future<Output = Result<Result<Arc<RecipeStore>, eidos_recipes::LoadError>, tokio::task::JoinError>> + Send,
+        L: Future<
+                Output = Result<
+                    Result<Arc<RecipeStore>, eidos_recipes::LoadError>,
+                    tokio::task::JoinError,
+                >,
+            > + Send,
     {
         let Server {
             listener,
@@ -157,22 +176,37 @@ impl Server {
         }
         outcome?;
         let open = graceful.count();
-        tracing::info!(open_connections = open, timeout_s = config.shutdown_timeout.as_secs_f64(), "shutting down: not accepting, draining");
-        let abandoned_connections = match tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await {
-            Ok(()) => 0,
-            Err(_) => {
-                // `shutdown` consumed the watcher; what is left is not measurable any more, so
-                // report what was open when the drain began.
-                tracing::warn!("shutdown timeout reached; abandoning the requests still running");
-                open.max(1)
-            }
-        };
+        tracing::info!(
+            open_connections = open,
+            timeout_s = config.shutdown_timeout.as_secs_f64(),
+            "shutting down: not accepting, draining"
+        );
+        let abandoned_connections =
+            match tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await {
+                Ok(()) => 0,
+                Err(_) => {
+                    // `shutdown` consumed the watcher; what is left is not measurable any more, so
+                    // report what was open when the drain began.
+                    tracing::warn!(
+                        "shutdown timeout reached; abandoning the requests still running"
+                    );
+                    open.max(1)
+                }
+            };
         tracing::info!("stopped");
-        Ok(ShutdownReport { abandoned_connections })
+        Ok(ShutdownReport {
+            abandoned_connections,
+        })
     }
 }
 
-fn serve_connection(stream: TcpStream, peer: SocketAddr, router: &Router, config: &ServerConfig, graceful: &GracefulShutdown) {
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: &Router,
+    config: &ServerConfig,
+    graceful: &GracefulShutdown,
+) {
     // Small JSON answers: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
     let router = router.clone();
@@ -199,7 +233,10 @@ pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => tracing::info!("SIGTERM received"),

@@ -1,6 +1,7 @@
 //! What the handlers share: the recipe store (once loaded), readiness, metrics.
 
 use crate::metrics::Metrics;
+use crate::routes::cache::RecipeCache;
 use eidos_recipes::RecipeStore;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -16,6 +17,7 @@ struct Inner {
     store: OnceLock<Arc<RecipeStore>>,
     shutting_down: AtomicBool,
     metrics: Metrics,
+    recipes: RecipeCache,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
                 store: OnceLock::new(),
                 shutting_down: AtomicBool::new(false),
                 metrics,
+                recipes: RecipeCache::default(),
             }),
         }
     }
@@ -53,6 +56,11 @@ impl AppState {
     /// Whether the server should receive traffic: store loaded and not shutting down.
     pub fn is_ready(&self) -> bool {
         self.store().is_some() && !self.is_shutting_down()
+    }
+
+    /// Rendered recipes by query.
+    pub fn recipes(&self) -> &RecipeCache {
+        &self.inner.recipes
     }
 
     /// The metrics.

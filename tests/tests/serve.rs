@@ -19,7 +19,11 @@ struct Served {
 impl Served {
     /// Starts `eidos serve --addr 127.0.0.1:0 ARGS…` and waits until it is ready.
     fn start(args: &[&str]) -> Served {
-        Self::start_with(eidos(&[]).args(["serve", "--addr", "127.0.0.1:0"]).args(args))
+        Self::start_with(
+            eidos(&[])
+                .args(["serve", "--addr", "127.0.0.1:0"])
+                .args(args),
+        )
     }
 
     fn start_with(cmd: &mut Command) -> Served {
@@ -47,7 +51,11 @@ impl Served {
                 break addr;
             }
         };
-        let served = Served { child, addr, stderr: lines_rx };
+        let served = Served {
+            child,
+            addr,
+            stderr: lines_rx,
+        };
         served.wait_ready();
         served
     }
@@ -64,7 +72,10 @@ impl Served {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -{name}");
     }
 
@@ -74,7 +85,10 @@ impl Served {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "eidos serve did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "eidos serve did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -103,10 +117,16 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     }
     let start = line.find("addr")? + "addr".len();
     let rest = line[start..].trim_start_matches(['=', '"', ':']);
-    let end = rest.find(|c: char| c == '"' || c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == '"' || c.is_whitespace())
+        .unwrap_or(rest.len());
     let addr: SocketAddr = rest[..end].parse().ok()?;
     // 0.0.0.0 (from PORT) is reached through loopback.
-    Some(if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr })
+    Some(if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    })
 }
 
 #[derive(Debug)]
@@ -128,15 +148,32 @@ impl Answer {
 fn parse_answer(bytes: &[u8]) -> Answer {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
-    Answer { status, head: head.to_owned(), body: body.to_owned() }
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    Answer {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
 }
 
 /// One request over a fresh connection.
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Answer, std::io::Error> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer, std::io::Error> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -154,7 +191,9 @@ const BODY_REST: &[u8] = br#""h100","service":"eks"}"#;
 /// A POST whose body is only half sent: the request is in flight until [`finish`] is called.
 fn start_slow_post(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let head = format!(
         "POST /v1/recipe HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         BODY_FIRST.len() + BODY_REST.len()
@@ -185,16 +224,26 @@ fn sigterm_drains_in_flight_requests_refuses_new_connections_and_exits_0() {
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
             Err(error) => {
-                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
+                assert_eq!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionRefused,
+                    "{error}"
+                );
                 break;
             }
             Ok(_) => {
-                assert!(Instant::now() < deadline, "still accepting 5 s after SIGTERM");
+                assert!(
+                    Instant::now() < deadline,
+                    "still accepting 5 s after SIGTERM"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
     }
-    assert!(served.child.try_wait().unwrap().is_none(), "exited before the in-flight requests finished");
+    assert!(
+        served.child.try_wait().unwrap().is_none(),
+        "exited before the in-flight requests finished"
+    );
 
     for stream in slow {
         let answer = finish(stream);
@@ -224,8 +273,14 @@ fn the_shutdown_timeout_bounds_the_drain() {
     served.signal("TERM");
     let status = served.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
-    assert!(started.elapsed() >= Duration::from_millis(400), "waited for the stalled request");
-    assert!(started.elapsed() < Duration::from_secs(5), "but not for long");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "waited for the stalled request"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "but not for long"
+    );
     assert!(served.logs().contains("shutdown timeout reached"));
 }
 
@@ -233,7 +288,10 @@ fn the_shutdown_timeout_bounds_the_drain() {
 fn environment_variables_configure_the_server() {
     // PORT picks the port on all interfaces; EIDOS_* set the rate limit.
     let mut cmd = Command::new(eidos_bin());
-    cmd.args(["serve"]).env("EIDOS_RATE_LIMIT", "0.1").env("EIDOS_RATE_BURST", "3").env_remove("EIDOS_ADDR");
+    cmd.args(["serve"])
+        .env("EIDOS_RATE_LIMIT", "0.1")
+        .env("EIDOS_RATE_BURST", "3")
+        .env_remove("EIDOS_ADDR");
     let served = Served::start_with(cmd.env("PORT", "0"));
     // The readiness probe used one token.
     for expected in ["1", "0"] {
@@ -245,13 +303,25 @@ fn environment_variables_configure_the_server() {
     let refused = http(served.addr, "GET", "/health", &[], b"").unwrap();
     assert_eq!(refused.status, 429);
     assert!(refused.header("retry-after").is_some());
-    assert!(refused.body.contains("RATE_LIMIT_EXCEEDED"), "{}", refused.body);
+    assert!(
+        refused.body.contains("RATE_LIMIT_EXCEEDED"),
+        "{}",
+        refused.body
+    );
 }
 
 #[test]
 fn json_logs_carry_the_request_id() {
-    let served = Served::start_with(eidos(&[]).args(["--log-json", "serve", "--addr", "127.0.0.1:0"]));
-    let answer = http(served.addr, "GET", "/v1/recipe?gpu=h100", &[("X-Request-Id", "e2e-json-log-1")], b"").unwrap();
+    let served =
+        Served::start_with(eidos(&[]).args(["--log-json", "serve", "--addr", "127.0.0.1:0"]));
+    let answer = http(
+        served.addr,
+        "GET",
+        "/v1/recipe?gpu=h100",
+        &[("X-Request-Id", "e2e-json-log-1")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("x-request-id"), Some("e2e-json-log-1"));
     let logs = served.logs();
@@ -270,7 +340,10 @@ fn bad_configuration_is_a_usage_error() {
         (&["--rate-limit", "-1"][..], "rate limit"),
         (&["--rate-burst", "0"][..], "rate burst"),
         (&["--request-timeout", "soon"][..], "expected"),
-        (&["--recipes", "/nonexistent/recipes"][..], "/nonexistent/recipes"),
+        (
+            &["--recipes", "/nonexistent/recipes"][..],
+            "/nonexistent/recipes",
+        ),
         (&["--addr", "not-an-address"][..], "not-an-address"),
     ] {
         let out = eidos_e2e::run(eidos(&[]).arg("serve").args(args));
@@ -283,9 +356,17 @@ fn bad_configuration_is_a_usage_error() {
 fn invalid_recipe_data_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("base.yaml"), "measurements: [[[").unwrap();
-    let out = eidos_e2e::run(eidos(&[]).args(["serve", "--addr", "127.0.0.1:0", "--recipes"]).arg(dir.path()));
+    let out = eidos_e2e::run(
+        eidos(&[])
+            .args(["serve", "--addr", "127.0.0.1:0", "--recipes"])
+            .arg(dir.path()),
+    );
     assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("base.yaml"), "names the file: {}", out.stderr);
+    assert!(
+        out.stderr.contains("base.yaml"),
+        "names the file: {}",
+        out.stderr
+    );
 }
 
 #[test]

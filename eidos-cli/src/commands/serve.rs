@@ -25,10 +25,21 @@ pub struct ServeArgs {
     #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT)]
     pub port: u16,
     /// Requests per second allowed per client address; 0 disables rate limiting.
-    #[arg(long, env = "EIDOS_RATE_LIMIT", default_value_t = 100.0, value_name = "PER_SECOND", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        env = "EIDOS_RATE_LIMIT",
+        default_value_t = 100.0,
+        value_name = "PER_SECOND",
+        allow_negative_numbers = true
+    )]
     pub rate_limit: f64,
     /// Requests a client may send at once before being limited.
-    #[arg(long, env = "EIDOS_RATE_BURST", default_value_t = 200, value_name = "REQUESTS")]
+    #[arg(
+        long,
+        env = "EIDOS_RATE_BURST",
+        default_value_t = 200,
+        value_name = "REQUESTS"
+    )]
     pub rate_burst: u32,
     /// Longest time a request may take, body upload included (e.g. 10s, 500ms).
     #[arg(long, env = "EIDOS_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -108,8 +119,12 @@ mod tests {
 
     #[test]
     fn addr_wins_over_port_and_defaults_match_the_server() {
-        let wrapper = Wrapper::try_parse_from(["serve", "--addr", "127.0.0.1:9000", "--port", "1"]).unwrap();
-        assert_eq!(wrapper.args.config().addr, "127.0.0.1:9000".parse().unwrap());
+        let wrapper =
+            Wrapper::try_parse_from(["serve", "--addr", "127.0.0.1:9000", "--port", "1"]).unwrap();
+        assert_eq!(
+            wrapper.args.config().addr,
+            "127.0.0.1:9000".parse().unwrap()
+        );
         let wrapper = Wrapper::try_parse_from(["serve", "--port", "9100"]).unwrap();
         let config = wrapper.args.config();
         assert_eq!(config.addr, "0.0.0.0:9100".parse().unwrap());

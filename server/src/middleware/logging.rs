@@ -10,7 +10,9 @@ use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
 /// The configured trace layer.
-pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse, (), (), ()> {
+pub fn layer(
+) -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse, (), (), ()>
+{
     TraceLayer::new_for_http()
         .make_span_with(RequestSpan)
         .on_request(())

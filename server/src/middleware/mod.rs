@@ -27,20 +27,39 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 
 /// Wraps every route of `router` (fallback included) in the middleware stack.
-pub fn apply(router: Router, state: &AppState, config: &ServerConfig, limiter: Option<RateLimiter>) -> Router {
+pub fn apply(
+    router: Router,
+    state: &AppState,
+    config: &ServerConfig,
+    limiter: Option<RateLimiter>,
+) -> Router {
     let metrics = state.metrics().clone();
     let stack = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::record,
+        ))
         .layer(axum::middleware::from_fn(request_id::drop_invalid))
-        .layer(SetRequestIdLayer::new(request_id::X_REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            MakeRequestUuid,
+        ))
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
         .layer(axum::middleware::from_fn(request_id::span))
         .layer(axum::middleware::from_fn(render_errors::render))
         .layer(axum::middleware::from_fn(rate_limit::publish_headers))
         .layer(CatchPanicLayer::custom(panic::PanicResponder::new(metrics)))
-        .layer(axum::middleware::from_fn_with_state(limiter, rate_limit::enforce))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            rate_limit::enforce,
+        ))
         .layer(logging::layer())
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(DefaultBodyLimit::max(config.body_limit));
     router.layer(stack)

@@ -23,8 +23,12 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type KeyedLimiter =
-    governor::RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
+type KeyedLimiter = governor::RateLimiter<
+    IpAddr,
+    DefaultKeyedStateStore<IpAddr>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// The per-client limiter, shared by all connections.
 #[derive(Debug, Clone)]
@@ -66,7 +70,8 @@ impl RateLimiter {
         }
         let refill_interval = Duration::try_from_secs_f64(1.0 / rate).ok()?;
         let quota = Quota::with_period(refill_interval)?.allow_burst(burst_nz);
-        let buckets = governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+        let buckets =
+            governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
         Some(RateLimiter {
             inner: Arc::new(Limiter {
                 buckets,
@@ -83,7 +88,9 @@ impl RateLimiter {
         match limiter.buckets.check_key(&client) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
-                let refill = limiter.refill_interval.mul_f64(f64::from(limiter.burst - remaining.min(limiter.burst)));
+                let refill = limiter
+                    .refill_interval
+                    .mul_f64(f64::from(limiter.burst - remaining.min(limiter.burst)));
                 Decision {
                     limit: limiter.burst,
                     remaining,
@@ -93,7 +100,10 @@ impl RateLimiter {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let full = wait + limiter.refill_interval.mul_f64(f64::from(limiter.burst.saturating_sub(1)));
+                let full = wait
+                    + limiter
+                        .refill_interval
+                        .mul_f64(f64::from(limiter.burst.saturating_sub(1)));
                 Decision {
                     limit: limiter.burst,
                     remaining: 0,
@@ -143,7 +153,10 @@ pub async fn publish_headers(mut request: Request, next: Next) -> Response {
     if let Some(decision) = decision {
         let headers = response.headers_mut();
         headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(decision.remaining));
+        headers.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from(decision.remaining),
+        );
         headers.insert("x-ratelimit-reset", HeaderValue::from(decision.reset_secs));
         if let Some(retry_after) = decision.retry_after_secs {
             headers.insert("retry-after", HeaderValue::from(retry_after));
@@ -153,7 +166,11 @@ pub async fn publish_headers(mut request: Request, next: Next) -> Response {
 }
 
 /// Inner half: takes a token or answers 429; passes everything when rate limiting is off.
-pub async fn enforce(State(limiter): State<Option<RateLimiter>>, request: Request, next: Next) -> Response {
+pub async fn enforce(
+    State(limiter): State<Option<RateLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(limiter) = limiter else {
         return next.run(request).await;
     };

@@ -29,7 +29,7 @@ pub async fn render(request: Request, next: Next) -> Response {
     let document = ErrorDocument {
         code: error.code,
         message: &error.message,
-        details: error.details.as_ref(),
+        details: error.details.as_deref(),
         request_id: &request_id,
         timestamp: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         retryable: error.code.retryable(),
@@ -47,7 +47,12 @@ pub async fn render(request: Request, next: Next) -> Response {
 }
 
 /// The error for a status produced without an [`ApiError`].
-fn from_bare_status(status: StatusCode, method: &Method, path: &str, headers: &HeaderMap) -> ApiError {
+fn from_bare_status(
+    status: StatusCode,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> ApiError {
     let code = ErrorCode::for_status(status);
     let message = match code {
         ErrorCode::NotFound => format!("no route for {path}; GET / lists the routes"),
@@ -58,8 +63,12 @@ fn from_bare_status(status: StatusCode, method: &Method, path: &str, headers: &H
                 .unwrap_or("none");
             format!("method {method} is not allowed on {path}; allowed: {allowed}")
         }
-        ErrorCode::PayloadTooLarge => "the request body is larger than the server's body limit".to_owned(),
-        ErrorCode::Timeout => "the request did not complete within the server's request timeout".to_owned(),
+        ErrorCode::PayloadTooLarge => {
+            "the request body is larger than the server's body limit".to_owned()
+        }
+        ErrorCode::Timeout => {
+            "the request did not complete within the server's request timeout".to_owned()
+        }
         ErrorCode::InternalError => return ApiError::internal(),
         _ => status
             .canonical_reason()

@@ -63,7 +63,12 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_ids() {
-        for id in ["abc", "3f2c1a9e-1b2c-4d5e-8f90-0123456789ab", "job-42.step:1", "a/b+c="] {
+        for id in [
+            "abc",
+            "3f2c1a9e-1b2c-4d5e-8f90-0123456789ab",
+            "job-42.step:1",
+            "a/b+c=",
+        ] {
             assert!(is_valid_request_id(id.as_bytes()), "{id}");
         }
     }
@@ -71,7 +76,14 @@ mod tests {
     #[test]
     fn rejects_ids_unsafe_for_logs() {
         let long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
-        for id in ["", "with space", "new\nline", "quote\"", "ünïcode", long.as_str()] {
+        for id in [
+            "",
+            "with space",
+            "new\nline",
+            "quote\"",
+            "ünïcode",
+            long.as_str(),
+        ] {
             assert!(!is_valid_request_id(id.as_bytes()), "{id:?}");
         }
     }

@@ -54,7 +54,10 @@ pub fn if_none_match_matches(header: &HeaderValue, etag: &str) -> bool {
         return false;
     };
     let ours = opaque(etag);
-    header.split(',').map(str::trim).any(|tag| tag == "*" || opaque(tag) == ours)
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
 fn opaque(tag: &str) -> &str {
@@ -69,10 +72,16 @@ mod tests {
     fn weak_comparison_and_lists() {
         let etag = r#"W/"abc""#;
         for header in [r#"W/"abc""#, r#""abc""#, "*", r#""x", W/"abc""#] {
-            assert!(if_none_match_matches(&HeaderValue::from_static(header), etag), "{header}");
+            assert!(
+                if_none_match_matches(&HeaderValue::from_static(header), etag),
+                "{header}"
+            );
         }
         for header in [r#""abd""#, r#"W/"ab""#, ""] {
-            assert!(!if_none_match_matches(&HeaderValue::from_static(header), etag), "{header}");
+            assert!(
+                !if_none_match_matches(&HeaderValue::from_static(header), etag),
+                "{header}"
+            );
         }
     }
 }

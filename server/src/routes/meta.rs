@@ -29,9 +29,15 @@ pub async fn health() -> Json<serde_json::Value> {
 /// `GET /ready`: whether to send traffic here.
 pub async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     if state.is_shutting_down() {
-        Err(ApiError::new(ErrorCode::Unavailable, "the server is shutting down"))
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "the server is shutting down",
+        ))
     } else if state.store().is_none() {
-        Err(ApiError::new(ErrorCode::Unavailable, "the recipe data is not loaded yet"))
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "the recipe data is not loaded yet",
+        ))
     } else {
         Ok(Json(json!({ "status": "ready" })))
     }
@@ -43,7 +49,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         tracing::error!(%error, "cannot render metrics");
         ApiError::internal()
     })?;
-    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }
 
 /// `GET /openapi.yaml`: the API description.

@@ -1,5 +1,6 @@
 //! The routes of the API.
 
+pub mod cache;
 pub mod etag;
 pub mod meta;
 pub mod recipe;
@@ -23,19 +24,47 @@ pub struct RouteInfo {
 
 /// Every route of the API.
 pub const ROUTES: &[RouteInfo] = &[
-    RouteInfo { methods: &["GET"], path: "/", description: "service name, version and routes" },
-    RouteInfo { methods: &["GET", "POST"], path: "/v1/recipe", description: "the recipe for a query (GET parameters or POST body) or a snapshot (POST body)" },
-    RouteInfo { methods: &["GET"], path: "/health", description: "liveness: 200 while the process serves" },
-    RouteInfo { methods: &["GET"], path: "/ready", description: "readiness: 200 once recipe data is loaded, 503 before and during shutdown" },
-    RouteInfo { methods: &["GET"], path: "/metrics", description: "Prometheus metrics (text format)" },
-    RouteInfo { methods: &["GET"], path: "/openapi.yaml", description: "the OpenAPI 3 document of this API" },
+    RouteInfo {
+        methods: &["GET"],
+        path: "/",
+        description: "service name, version and routes",
+    },
+    RouteInfo {
+        methods: &["GET", "POST"],
+        path: "/v1/recipe",
+        description:
+            "the recipe for a query (GET parameters or POST body) or a snapshot (POST body)",
+    },
+    RouteInfo {
+        methods: &["GET"],
+        path: "/health",
+        description: "liveness: 200 while the process serves",
+    },
+    RouteInfo {
+        methods: &["GET"],
+        path: "/ready",
+        description: "readiness: 200 once recipe data is loaded, 503 before and during shutdown",
+    },
+    RouteInfo {
+        methods: &["GET"],
+        path: "/metrics",
+        description: "Prometheus metrics (text format)",
+    },
+    RouteInfo {
+        methods: &["GET"],
+        path: "/openapi.yaml",
+        description: "the OpenAPI 3 document of this API",
+    },
 ];
 
 /// The routes, without middleware.
 pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/", get(meta::index))
-        .route("/v1/recipe", get(recipe::get_recipe).post(recipe::post_recipe))
+        .route(
+            "/v1/recipe",
+            get(recipe::get_recipe).post(recipe::post_recipe),
+        )
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/metrics", get(meta::metrics))
@@ -43,15 +72,13 @@ pub fn router(state: AppState) -> Router {
     // Only the crate's own tests can make a handler panic or stall: a shipped binary has no such
     // route (see the panic-containment test in lib.rs).
     #[cfg(test)]
-    let router = router
-        .route("/__test/panic", get(deliberate_panic))
-        .route(
-            "/__test/sleep",
-            get(|| async {
-                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-                "slept"
-            }),
-        );
+    let router = router.route("/__test/panic", get(deliberate_panic)).route(
+        "/__test/sleep",
+        get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            "slept"
+        }),
+    );
     router.fallback(not_found).with_state(state)
 }
 

@@ -44,17 +44,31 @@ pub async fn post_recipe(
     answer(&state, &method, &headers, &query)
 }
 
-fn answer(state: &AppState, method: &Method, headers: &HeaderMap, query: &Query) -> Result<Response, ApiError> {
+fn answer(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+) -> Result<Response, ApiError> {
     let store = state.store().ok_or_else(|| {
-        ApiError::new(ErrorCode::Unavailable, "the recipe data is not loaded yet; retry shortly")
-            .with_header("retry-after", HeaderValue::from_static("1"))
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the recipe data is not loaded yet; retry shortly",
+        )
+        .with_header("retry-after", HeaderValue::from_static("1"))
     })?;
-    let recipe = store.build(query);
-    let tag = etag::of_recipe(&recipe);
-    let tag_header = HeaderValue::from_str(&tag).map_err(|_| ApiError::internal())?;
+    let rendered = state
+        .recipes()
+        .get_or_build(store, query)
+        .map_err(|error| {
+            tracing::error!(%error, "cannot serialize a recipe");
+            ApiError::internal()
+        })?;
+    let tag = rendered.etag.as_str();
+    let tag_header = HeaderValue::from_str(tag).map_err(|_| ApiError::internal())?;
     let cache = (CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL_VALUE));
     if let Some(condition) = headers.get(IF_NONE_MATCH) {
-        if etag::if_none_match_matches(condition, &tag) {
+        if etag::if_none_match_matches(condition, tag) {
             if method == Method::GET || method == Method::HEAD {
                 return Ok((StatusCode::NOT_MODIFIED, [(ETAG, tag_header), cache]).into_response());
             }
@@ -64,17 +78,13 @@ fn answer(state: &AppState, method: &Method, headers: &HeaderMap, query: &Query)
             ));
         }
     }
-    let body = serde_json::to_vec(&recipe).map_err(|error| {
-        tracing::error!(%error, "cannot serialize a recipe");
-        ApiError::internal()
-    })?;
     Ok((
         [
             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (ETAG, tag_header),
             cache,
         ],
-        body,
+        rendered.body_now(),
     )
         .into_response())
 }
@@ -90,16 +100,24 @@ fn query_from_url(raw: Option<&str>) -> Result<Query, ApiError> {
 /// normalize the same way.
 fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid_body("the request body is empty; expected a JSON query object or a snapshot"));
+        return Err(invalid_body(
+            "the request body is empty; expected a JSON query object or a snapshot",
+        ));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| invalid_body(&format!("the request body is not valid JSON: {error}")))?;
     let Value::Object(fields) = value else {
-        return Err(invalid_body("the request body must be a JSON object: a query or a snapshot"));
+        return Err(invalid_body(
+            "the request body must be a JSON object: a query or a snapshot",
+        ));
     };
     if fields.get("kind").and_then(Value::as_str) == Some(eidos_plugin_api::model::SNAPSHOT_KIND) {
-        let snapshot: Snapshot = serde_json::from_value(Value::Object(fields))
-            .map_err(|error| invalid_body(&format!("the request body is not a valid snapshot: {error}")))?;
+        let snapshot: Snapshot =
+            serde_json::from_value(Value::Object(fields)).map_err(|error| {
+                invalid_body(&format!(
+                    "the request body is not a valid snapshot: {error}"
+                ))
+            })?;
         return Ok(Query::from_snapshot(&snapshot));
     }
     // Strict types (strings, and a boolean for `context`) so a body means exactly one thing.
@@ -109,8 +127,16 @@ fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
             ("context", Value::Bool(flag)) => flag.to_string(),
             ("context", other) => return Err(wrong_type(name, other, "true or false")),
             (_, Value::String(text)) => text.clone(),
-            (_, other) if eidos_recipes::parameter_names().iter().any(|known| known == name) => {
-                return Err(wrong_type(name, other, "a string (write versions as \"1.33\")"))
+            (_, other)
+                if eidos_recipes::parameter_names()
+                    .iter()
+                    .any(|known| known == name) =>
+            {
+                return Err(wrong_type(
+                    name,
+                    other,
+                    "a string (write versions as \"1.33\")",
+                ))
             }
             // Unknown names: let the query parser name the allowed ones.
             (_, other) => other.to_string(),
@@ -139,9 +165,15 @@ fn invalid_body(message: &str) -> ApiError {
 
 fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than the server's body limit")
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server's body limit",
+        )
     } else {
-        ApiError::new(ErrorCode::InvalidRequest, format!("cannot read the request body: {}", rejection.body_text()))
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("cannot read the request body: {}", rejection.body_text()),
+        )
     }
 }
 
@@ -158,7 +190,9 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -102,7 +102,10 @@ impl TestServer {
     /// Sends the shutdown signal and waits for the drain to finish.
     pub async fn stop(mut self) -> ShutdownReport {
         self.begin_stop();
-        self.task.await.expect("server task").expect("clean shutdown")
+        self.task
+            .await
+            .expect("server task")
+            .expect("clean shutdown")
     }
 }
 
@@ -124,7 +127,11 @@ pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
 }
 
 /// Asserts the API's error document and returns it.
-pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+pub async fn expect_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "status");
     let request_id = response
         .headers()
@@ -134,14 +141,25 @@ pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) 
         .unwrap()
         .to_owned();
     assert_eq!(
-        response.headers().get("content-type").map(|v| v.to_str().unwrap()),
+        response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
         Some("application/json")
     );
     let body: serde_json::Value = response.json().await.expect("JSON error body");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["requestId"], request_id.as_str(), "{body}");
-    assert!(body["timestamp"].as_str().is_some_and(|t| humantime::parse_rfc3339(t).is_ok()), "{body}");
+    assert!(
+        body["timestamp"]
+            .as_str()
+            .is_some_and(|t| humantime::parse_rfc3339(t).is_ok()),
+        "{body}"
+    );
     assert!(body["retryable"].is_boolean(), "{body}");
     body
 }
@@ -193,7 +211,10 @@ struct CaptureWriter;
 
 impl Write for CaptureWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOGS.get_or_init(Default::default).lock().unwrap().extend_from_slice(bytes);
+        LOGS.get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

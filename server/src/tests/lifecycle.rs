@@ -1,6 +1,8 @@
 //! Readiness, panics, timeouts and the graceful drain.
 
-use super::harness::{client, config, expect_error, metric_value, raw_request, read_response, TestServer};
+use super::harness::{
+    client, config, expect_error, metric_value, raw_request, read_response, TestServer,
+};
 use eidos_recipes::RecipeStore;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -22,21 +24,38 @@ async fn ready_is_503_until_the_store_is_loaded() {
     let (server, give_store) = TestServer::start_unloaded(config()).await;
     let health = client().get(server.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200, "alive while loading");
-    let body = expect_error(client().get(server.url("/ready")).send().await.unwrap(), 503, "UNAVAILABLE").await;
+    let body = expect_error(
+        client().get(server.url("/ready")).send().await.unwrap(),
+        503,
+        "UNAVAILABLE",
+    )
+    .await;
     assert!(body["message"].as_str().unwrap().contains("not loaded"));
     assert_eq!(body["retryable"], true);
-    let recipe = client().get(server.url("/v1/recipe?gpu=h100")).send().await.unwrap();
+    let recipe = client()
+        .get(server.url("/v1/recipe?gpu=h100"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(recipe.headers()["retry-after"], "1");
     expect_error(recipe, 503, "UNAVAILABLE").await;
 
     give_store.send(RecipeStore::embedded().unwrap()).unwrap();
     let started = Instant::now();
     loop {
-        let status = client().get(server.url("/ready")).send().await.unwrap().status();
+        let status = client()
+            .get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status();
         if status == 200 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     server.stop().await;
@@ -45,47 +64,108 @@ async fn ready_is_503_until_the_store_is_loaded() {
 #[tokio::test]
 async fn ready_is_503_from_the_moment_shutdown_begins() {
     let server = TestServer::start(config()).await;
-    assert_eq!(client().get(server.url("/ready")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // The state flag `run` sets first thing on a shutdown signal (asserted below).
     server.state.begin_shutdown();
-    let body = expect_error(client().get(server.url("/ready")).send().await.unwrap(), 503, "UNAVAILABLE").await;
+    let body = expect_error(
+        client().get(server.url("/ready")).send().await.unwrap(),
+        503,
+        "UNAVAILABLE",
+    )
+    .await;
     assert!(body["message"].as_str().unwrap().contains("shutting down"));
-    assert_eq!(client().get(server.url("/health")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     server.stop().await;
 
     let server = TestServer::start(config()).await;
     let state = server.state.clone();
     assert!(!state.is_shutting_down());
     server.stop().await;
-    assert!(state.is_shutting_down(), "run() marks the state on shutdown");
+    assert!(
+        state.is_shutting_down(),
+        "run() marks the state on shutdown"
+    );
 }
 
 #[tokio::test]
 async fn a_handler_panic_is_contained() {
     let config = super::harness::config();
-    let config = crate::ServerConfig { rate_limit: 1000.0, rate_burst: 1000, ..config };
+    let config = crate::ServerConfig {
+        rate_limit: 1000.0,
+        rate_burst: 1000,
+        ..config
+    };
     let server = TestServer::start(config).await;
     let http = client();
-    let response = http.get(server.url("/__test/panic")).header("x-request-id", "panic-probe-1").send().await.unwrap();
-    assert!(response.headers().contains_key("x-ratelimit-limit"), "rate-limit headers on the 500 too");
+    let response = http
+        .get(server.url("/__test/panic"))
+        .header("x-request-id", "panic-probe-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers().contains_key("x-ratelimit-limit"),
+        "rate-limit headers on the 500 too"
+    );
     let body = expect_error(response, 500, "INTERNAL_ERROR").await;
     let text = body.to_string();
-    assert!(!text.contains("secret") && !text.contains("panicked"), "no internals leak: {text}");
+    assert!(
+        !text.contains("secret") && !text.contains("panicked"),
+        "no internals leak: {text}"
+    );
     assert_eq!(body["requestId"], "panic-probe-1");
 
     // The same client (connection pool) and the process keep being served.
     for _ in 0..3 {
-        assert_eq!(http.get(server.url("/health")).send().await.unwrap().status(), 200);
+        assert_eq!(
+            http.get(server.url("/health"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    let metrics = http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert_eq!(metric_value(&metrics, "eidos_panic_recoveries_total"), Some(1.0));
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(
-        metric_value(&metrics, r#"eidos_http_requests_total{method="GET",path="/__test/panic",status="500"}"#),
+        metric_value(&metrics, "eidos_panic_recoveries_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"eidos_http_requests_total{method="GET",path="/__test/panic",status="500"}"#
+        ),
         Some(1.0)
     );
     let logs = super::harness::captured_logs();
     assert!(
-        logs.lines().any(|l| l.contains("panic-probe-1") && l.contains("handler panicked") && l.contains("secret internals")),
+        logs.lines().any(|l| l.contains("panic-probe-1")
+            && l.contains("handler panicked")
+            && l.contains("secret internals")),
         "the panic is logged for operators, with the request id"
     );
     server.stop().await;
@@ -93,19 +173,32 @@ async fn a_handler_panic_is_contained() {
 
 #[tokio::test]
 async fn a_slow_handler_times_out_with_504() {
-    let config = crate::ServerConfig { request_timeout: Duration::from_millis(300), ..config() };
+    let config = crate::ServerConfig {
+        request_timeout: Duration::from_millis(300),
+        ..config()
+    };
     let server = TestServer::start(config).await;
     let started = Instant::now();
-    let response = client().get(server.url("/__test/sleep")).send().await.unwrap();
+    let response = client()
+        .get(server.url("/__test/sleep"))
+        .send()
+        .await
+        .unwrap();
     let body = expect_error(response, 504, "TIMEOUT").await;
     assert_eq!(body["retryable"], true);
-    assert!(started.elapsed() < Duration::from_secs(2), "answered at the timeout, not after the handler");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered at the timeout, not after the handler"
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_slow_upload_times_out_with_504() {
-    let config = crate::ServerConfig { request_timeout: Duration::from_millis(300), ..config() };
+    let config = crate::ServerConfig {
+        request_timeout: Duration::from_millis(300),
+        ..config()
+    };
     let server = TestServer::start(config).await;
     let mut stream = raw_request(server.addr, &slow_post_head(server.addr), SLOW_BODY_FIRST).await;
     let started = Instant::now();
@@ -136,8 +229,14 @@ async fn graceful_drain_finishes_in_flight_requests_and_refuses_new_connections(
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let refused = tokio::net::TcpStream::connect(addr).await;
-    assert!(refused.is_err(), "new connections are refused while draining");
-    assert!(!server.task.is_finished(), "still draining the in-flight requests");
+    assert!(
+        refused.is_err(),
+        "new connections are refused while draining"
+    );
+    assert!(
+        !server.task.is_finished(),
+        "still draining the in-flight requests"
+    );
 
     for stream in &mut streams {
         stream.write_all(SLOW_BODY_REST).await.unwrap();
