@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -133,6 +134,7 @@ impl Server {
         } = self;
         tracing::info!(addr = %local_addr, "listening");
         let graceful = GracefulShutdown::new();
+        let open_connections = Arc::new(AtomicUsize::new(0));
         let janitor = limiter.map(|limiter| {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(FORGET_IDLE_CLIENTS_EVERY);
@@ -148,7 +150,7 @@ impl Server {
         let outcome = loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => serve_connection(stream, peer, &router, &config, &graceful),
+                    Ok((stream, peer)) => serve_connection(stream, peer, &router, &config, &graceful, &open_connections),
                     Err(error) => {
                         // Typically out of file descriptors: back off instead of spinning.
                         tracing::warn!(%error, "cannot accept a connection");
@@ -175,9 +177,8 @@ impl Server {
             janitor.abort();
         }
         outcome?;
-        let open = graceful.count();
         tracing::info!(
-            open_connections = open,
+            open_connections = open_connections.load(Ordering::SeqCst),
             timeout_s = config.shutdown_timeout.as_secs_f64(),
             "shutting down: not accepting, draining"
         );
@@ -185,12 +186,12 @@ impl Server {
             match tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await {
                 Ok(()) => 0,
                 Err(_) => {
-                    // `shutdown` consumed the watcher; what is left is not measurable any more, so
-                    // report what was open when the drain began.
+                    let abandoned = open_connections.load(Ordering::SeqCst);
                     tracing::warn!(
+                        connections = abandoned,
                         "shutdown timeout reached; abandoning the requests still running"
                     );
-                    open.max(1)
+                    abandoned
                 }
             };
         tracing::info!("stopped");
@@ -206,6 +207,7 @@ fn serve_connection(
     router: &Router,
     config: &ServerConfig,
     graceful: &GracefulShutdown,
+    open_connections: &Arc<AtomicUsize>,
 ) {
     // Small JSON answers: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
@@ -221,11 +223,29 @@ fn serve_connection(
         .max_header_size(config.max_header_bytes)
         .keep_alive(true);
     let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+    let open = OpenConnection::enter(open_connections);
     tokio::spawn(async move {
+        let _open = open;
         if let Err(error) = connection.await {
             tracing::debug!(%peer, %error, "connection ended with an error");
         }
     });
+}
+
+/// Counts a connection as open until dropped (when its task ends or is dropped).
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn enter(count: &Arc<AtomicUsize>) -> OpenConnection {
+        count.fetch_add(1, Ordering::SeqCst);
+        OpenConnection(Arc::clone(count))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
