@@ -5,25 +5,44 @@
 # median is printed. Request logs go to /dev/null at the default level (info), as in production;
 # LOGS=off measures without them. Prints figures; never fails on slowness.
 #
-# Needs: wrk (Debian package `wrk`), a Linux /proc. Usage: scripts/bench-serve.sh
+# Needs: wrk (Debian package `wrk`), python3 (or BENCH_PORT), a Linux /proc. Usage: scripts/bench-serve.sh
+# Options (environment): ROUNDS, DURATION, LOGS=off, CPUS=0,1 (pin server and wrk to those CPUs
+# with taskset), EIDOS_BIN=path (skip the build and use that binary), WRK=path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}"
 duration="${DURATION:-10s}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+wrk_bin="${WRK:-wrk}"
+command -v "$wrk_bin" >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+pin=()
+if [[ -n "${CPUS:-}" ]]; then pin=(taskset -c "$CPUS"); fi
+run_wrk() { "${pin[@]}" "$wrk_bin" "$@"; }
 
-cargo build --release -q -p eidos-cli
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+eidos="${EIDOS_BIN:-}"
+if [[ -z "$eidos" ]]; then
+  cargo build --release -q -p eidos-cli
+  eidos=target/release/eidos
+fi
+port="${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 base="http://127.0.0.1:${port}"
 if [[ "${LOGS:-on}" == off ]]; then export RUST_LOG=warn; fi
-target/release/eidos serve --addr "127.0.0.1:${port}" --rate-limit 0 2>/dev/null &
+"${pin[@]}" "$eidos" serve --addr "127.0.0.1:${port}" --rate-limit 0 2>/dev/null &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+# GET /ready with bash's /dev/tcp (no HTTP client needed); true on 200.
+ready() {
+  { exec 3<>"/dev/tcp/127.0.0.1/${port}"; } 2>/dev/null || return 1
+  printf 'GET /ready HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
+  local status
+  read -r _ status _ <&3 || true
+  exec 3<&-
+  [[ "$status" == 200 ]]
+}
 for _ in $(seq 100); do
-  curl -fs "${base}/ready" >/dev/null 2>&1 && break
+  ready && break
   sleep 0.05
 done
-curl -fs "${base}/ready" >/dev/null
+ready || { echo "eidos serve did not become ready" >&2; exit 1; }
 
 # wrk's "99%" latency in milliseconds.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }'; }
@@ -31,9 +50,9 @@ median() { sort -g | awk '{ a[NR]=$1 } END { print (NR % 2) ? a[(NR+1)/2] : (a[N
 
 bench() {
   local name="$1" url="$2" rps=() p99=()
-  wrk -t2 -c64 -d2s "$url" >/dev/null # warm-up
+  run_wrk -t2 -c64 -d2s "$url" >/dev/null # warm-up
   for _ in $(seq "$rounds"); do
-    out=$(wrk -t2 -c64 -d"$duration" --latency "$url")
+    out=$(run_wrk -t2 -c64 -d"$duration" --latency "$url")
     rps+=("$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")")
     p99+=("$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms)")
     if grep -q "Non-2xx" <<<"$out"; then echo "warning: non-2xx answers for $url" >&2; fi
@@ -43,7 +62,7 @@ bench() {
   eval "${3}=$(printf '%s\n' "${rps[@]}" | median)"
 }
 
-echo "eidos serve on ${base}; wrk -t2 -c64 -d${duration}; ${rounds} rounds; logs ${LOGS:-on}; $(nproc) CPUs"
+echo "eidos serve on ${base}; wrk -t2 -c64 -d${duration}; ${rounds} rounds; logs ${LOGS:-on}; $(nproc) CPUs; pinned to: ${CPUS:-none}"
 bench "/v1/recipe?os=ubuntu&gpu=h100&service=eks" "${base}/v1/recipe?os=ubuntu&gpu=h100&service=eks" recipe_rps
 bench "/health" "${base}/health" health_rps
 awk -v r="$recipe_rps" -v h="$health_rps" 'BEGIN { printf "recipe/health throughput ratio: %.2f (goal >= 0.5)\n", r/h }'
