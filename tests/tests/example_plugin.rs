@@ -126,6 +126,27 @@ fn the_option_is_passed_through_and_unknown_keys_and_bad_values_are_refused() {
     assert!(subtype(&doc, "loadavg").is_some());
     assert!(subtype(&doc, "uptime").is_none(), "uptime=false ignored");
 
+    // The same option from the configuration file, and `--set` winning over it.
+    let config = tempfile::tempdir().unwrap();
+    let config_file = config.path().join("config.toml");
+    std::fs::write(&config_file, "[collectors.example]\nuptime = false\n").unwrap();
+    let out = run(eidos(&[dir.path()])
+        .arg("--config")
+        .arg(&config_file)
+        .args(["snapshot", "--collectors", "example", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        subtype(&out.json(), "uptime").is_none(),
+        "config file ignored"
+    );
+    let out = run(eidos(&[dir.path()])
+        .arg("--config")
+        .arg(&config_file)
+        .args(["snapshot", "--collectors", "example", "-f", "json"])
+        .args(["--set", "example.uptime=true"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(subtype(&out.json(), "uptime").is_some(), "--set must win");
+
     let out = run(eidos(&[dir.path()]).args([
         "snapshot",
         "--collectors",
