@@ -291,3 +291,35 @@ fn every_code_block_the_guide_takes_from_the_example_is_in_it_word_for_word() {
         );
     }
 }
+
+#[test]
+fn the_guide_shows_the_whole_collector_in_order() {
+    let root = workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/plugin-development.md")).unwrap();
+    let source_path = "plugins/collector-example/src/lib.rs";
+    let source = std::fs::read_to_string(root.join(source_path)).unwrap();
+    let shown: Vec<String> = blocks_marked_from(&guide)
+        .into_iter()
+        .filter(|(path, _)| path == source_path)
+        .flat_map(|(_, code)| code.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    // Every line of the collector (everything before its tests, except the crate's own doc
+    // comment and blank lines) must appear in the guide's blocks, in the same order.
+    let collector = source
+        .split("#[cfg(test)]")
+        .next()
+        .expect("the source before its tests");
+    let mut next = 0;
+    for line in collector
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("//!"))
+    {
+        match shown[next..].iter().position(|s| s == line) {
+            Some(offset) => next += offset + 1,
+            None => panic!(
+                "docs/plugin-development.md does not show this line of {source_path} \
+                 (or not in order): {line:?}"
+            ),
+        }
+    }
+}
