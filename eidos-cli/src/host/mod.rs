@@ -1,0 +1,8 @@
+//! The plugin host: finding plugin libraries, loading them safely, and calling them.
+
+pub mod collect;
+pub mod discovery;
+pub mod loader;
+pub mod options;
+pub mod output;
+pub mod registry;
