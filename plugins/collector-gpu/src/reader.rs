@@ -24,9 +24,11 @@ pub fn read_system(nvml: &Nvml) -> Result<SystemFacts, NvmlError> {
 
 /// Everything about GPU `index`. A GPU whose handle cannot be obtained is returned with the
 /// failure in its `name` and nothing else, so that the other GPUs are still reported.
-pub fn read_gpu(nvml: &Nvml, index: u32, serials: bool) -> GpuFacts {
+/// `cancelled` is asked before the per-link and per-MIG-device sweeps, which it skips once the
+/// host has asked to stop (the caller then discards the result).
+pub fn read_gpu(nvml: &Nvml, index: u32, serials: bool, cancelled: &dyn Fn() -> bool) -> GpuFacts {
     match nvml.device_by_index(index) {
-        Ok(device) => read_device(nvml, &device, index, serials),
+        Ok(device) => read_device(nvml, &device, index, serials, cancelled),
         Err(error) => {
             let mut facts = GpuFacts::unsupported(index);
             facts.name = Err(Unavailable::Failed(format!(
@@ -37,10 +39,18 @@ pub fn read_gpu(nvml: &Nvml, index: u32, serials: bool) -> GpuFacts {
     }
 }
 
-fn read_device(nvml: &Nvml, device: &Device<'_>, index: u32, serials: bool) -> GpuFacts {
+fn read_device(
+    nvml: &Nvml,
+    device: &Device<'_>,
+    index: u32,
+    serials: bool,
+    cancelled: &dyn Fn() -> bool,
+) -> GpuFacts {
     let mig_mode = field(device.mig_mode());
     let mig_devices = match &mig_mode {
-        Ok(mode) if mode.current == NVML_DEVICE_MIG_ENABLE => read_mig_devices(device),
+        Ok(mode) if mode.current == NVML_DEVICE_MIG_ENABLE && !cancelled() => {
+            read_mig_devices(device)
+        }
         _ => Vec::new(),
     };
     let gsp_firmware_mode = field(device.gsp_firmware_mode());
@@ -83,7 +93,11 @@ fn read_device(nvml: &Nvml, device: &Device<'_>, index: u32, serials: bool) -> G
             max_width: field(device.max_pcie_link_width()),
             current_width: field(device.current_pcie_link_width()),
         },
-        nvlinks: read_nvlinks(device),
+        nvlinks: if cancelled() {
+            Vec::new()
+        } else {
+            read_nvlinks(device)
+        },
         addressing_mode: field(addressing_mode(nvml, device)),
         serial: serials.then(|| text(device.serial())),
     }

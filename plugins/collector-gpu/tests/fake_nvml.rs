@@ -70,6 +70,15 @@ impl FakeNvml {
         }
     }
 
+    /// Makes every `nvmlDeviceGetName` take `ms` milliseconds.
+    fn set_name_delay(&self, ms: u32) {
+        unsafe {
+            let set: libloading::Symbol<unsafe extern "C" fn(u32)> =
+                self.lib.get(b"fake_nvml_set_name_delay").unwrap();
+            set(ms);
+        }
+    }
+
     /// (init calls, shutdown calls).
     fn calls(&self) -> (u32, u32) {
         let (mut init, mut shutdown) = (0, 0);
@@ -82,17 +91,25 @@ impl FakeNvml {
     }
 
     fn collect(&self, extra: &[(&str, &str)], cancelled: bool) -> Result<Outcome, CollectError> {
+        let flag = AtomicBool::new(cancelled);
+        self.collect_with_flag(extra, &flag)
+    }
+
+    fn collect_with_flag(
+        &self,
+        extra: &[(&str, &str)],
+        flag: &AtomicBool,
+    ) -> Result<Outcome, CollectError> {
         let mut options = BTreeMap::new();
         options.insert("nvml".to_owned(), self.path.display().to_string());
         for (k, v) in extra {
             options.insert((*k).to_owned(), (*v).to_owned());
         }
-        let flag = AtomicBool::new(cancelled);
         let ctx = CollectContext::new(
             &options,
             Path::new("/"),
             Duration::from_secs(10),
-            CancelToken::new(&flag),
+            CancelToken::new(flag),
         );
         GpuCollector::collect(&ctx)
     }
@@ -208,8 +225,26 @@ fn no_gpus_is_not_applicable_and_nvml_is_still_shut_down() {
 }
 
 #[test]
-fn cancellation_stops_before_the_next_gpu_and_nvml_is_shut_down() {
+fn cancellation_before_the_first_gpu_stops_and_nvml_is_shut_down() {
     let fake = FakeNvml::new(4, SUCCESS);
     assert_eq!(fake.collect(&[], true), Err(CollectError::Cancelled));
+    assert_eq!(fake.calls(), (1, 1));
+}
+
+/// The host cancels while the GPUs are being read (each name query takes 2 s here): the
+/// collection answers `Cancelled` rather than a measurement, and NVML is still shut down.
+#[test]
+fn cancellation_while_reading_gpus_stops_and_nvml_is_shut_down() {
+    let fake = FakeNvml::new(3, SUCCESS);
+    fake.set_name_delay(2000);
+    let flag = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        fake.collect_with_flag(&[], &flag)
+    });
+    assert_eq!(result, Err(CollectError::Cancelled));
     assert_eq!(fake.calls(), (1, 1));
 }
