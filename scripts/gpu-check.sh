@@ -132,8 +132,8 @@ check() { # LABEL NVIDIA_SMI_VALUE EIDOS_VALUE
 }
 
 echo "== gpu-check: staged files in $stage"
-ls -l "$stage" | awk 'NR > 1 { printf "  %10d  %s\n", $5, $NF }'
-du -sh "$stage" | awk '{ print "  total " $1 }'
+find -L "$stage" -maxdepth 1 -type f -printf '  %10s  %f\n' | sort -k 2
+du -shL "$stage" | awk '{ print "  total " $1 }'
 echo "  eidos: $("$eidos" --version 2>&1)"
 echo "  reader: $(have_python && echo 'python3 (json)' || echo 'awk (yaml)')"
 
