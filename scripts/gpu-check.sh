@@ -232,15 +232,26 @@ median_ms() {
 echo "== timing: $runs runs each after one warm-up (wall clock per process)"
 if ! eidos_ms=$(median_ms eidos eidos_gpu --format json); then exit 1; fi
 if ! smi_ms=$(median_ms smi nvidia-smi -q -x); then exit 1; fi
+# The host's own cost: the same command with gpu pointed at no library (not applicable).
+no_nvml="$work/no-such-dir/libnvidia-ml.so.1"
+if ! host_ms=$(median_ms host "$eidos" --no-default-plugin-dirs --plugin-dir "$stage" snapshot \
+    --collectors gpu --format json --set "gpu.nvml=$no_nvml"); then exit 1; fi
 ratio=$(awk -v a="$eidos_ms" -v b="$smi_ms" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
 echo "  eidos snapshot --collectors gpu --format json   median ${eidos_ms} ms"
 echo "  nvidia-smi -q -x                                 median ${smi_ms} ms"
 echo "  ratio eidos / nvidia-smi                         ${ratio}"
+echo "  eidos without NVML (gpu not applicable)          median ${host_ms} ms"
 echo "  eidos gpu collector time inside eidos (last run) $(awk -F'\t' '$1 == "meta" && $2 == "duration-ms" { print $3 " ms" }' "$work/eidos.tsv")"
 if awk -v r="$ratio" 'BEGIN { exit !(r <= 0.1) }'; then
     echo "  goal (ratio <= 0.100): met"
 else
     echo "  goal (ratio <= 0.100): NOT met"
+fi
+
+# Where the collector's time goes (nvml-phases, staged when built), for information.
+if [[ -x "$stage/nvml-phases" && -z "${GPU_CHECK_NVML:-}" ]]; then
+    echo "== NVML phases in-process"
+    "$stage/nvml-phases" libnvidia-ml.so.1 "$runs" 2>&1 | sed 's/^/  /'
 fi
 
 if [[ $failures -gt 0 ]]; then

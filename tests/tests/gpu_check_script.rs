@@ -72,6 +72,7 @@ fn agreeing_fields_pass_and_both_timings_are_printed() {
         "eidos snapshot --collectors gpu --format json   median ",
         "nvidia-smi -q -x                                 median ",
         "ratio eidos / nvidia-smi",
+        "eidos without NVML (gpu not applicable)          median ",
         "gpu-check: PASSED",
     ] {
         assert!(

@@ -12,7 +12,7 @@
 pub mod facts;
 pub mod library;
 pub mod mapping;
-mod reader;
+pub mod reader;
 
 use eidos_plugin_api::{
     CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,

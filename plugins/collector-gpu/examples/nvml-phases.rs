@@ -1,0 +1,111 @@
+//! Prints where the time of a GPU collection goes, against the real NVML: loading the library
+//! (dlopen and nvml-wrapper's symbol table), `nvmlInit_v2`, the node-wide queries, reading each
+//! GPU (and its NVLink sweep alone), and `nvmlShutdown`. Medians of N runs (default 10), each
+//! phase in milliseconds. Used by `scripts/gpu-check.sh` to explain the eidos timing.
+//!
+//!   nvml-phases [LIBRARY] [RUNS]      (default libnvidia-ml.so.1, 10)
+
+use eidos_collector_gpu::{library, reader};
+use std::time::{Duration, Instant};
+
+fn median(mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    let n = samples.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let mid = if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2
+    };
+    mid.as_secs_f64() * 1000.0
+}
+
+fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    let lib = args
+        .next()
+        .unwrap_or_else(|| library::DEFAULT_LIBRARY.to_owned());
+    let runs: usize = match args.next().map(|r| r.parse()) {
+        None => 10,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("nvml-phases: RUNS must be a positive number");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let phases = [
+        "load library + symbols",
+        "nvmlInit_v2 (open + init)",
+        "node-wide queries",
+        "read all GPUs (sequential)",
+        "NVLink sweeps alone (again)",
+        "nvmlShutdown",
+        "total (without the extra sweep)",
+    ];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); phases.len()];
+    let mut gpus = 0;
+    for _ in 0..runs {
+        // Loading alone: dlopen and nvml-wrapper's symbol lookups, without nvmlInit.
+        let t = Instant::now();
+        // SAFETY: loading NVML runs no initialisers that need arguments; the table is dropped
+        // without calling any function.
+        let loaded = unsafe { nvml_wrapper_sys::bindings::NvmlLib::new(&lib) };
+        samples[0].push(t.elapsed());
+        if let Err(e) = loaded {
+            eprintln!("nvml-phases: cannot load {lib}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+        drop(loaded);
+
+        let total = Instant::now();
+        let t = Instant::now();
+        let nvml = match library::open(&lib) {
+            Ok(nvml) => nvml,
+            Err(e) => {
+                eprintln!("nvml-phases: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        };
+        samples[1].push(t.elapsed());
+        let t = Instant::now();
+        let system = match reader::read_system(&nvml) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("nvml-phases: cannot count GPUs: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        };
+        samples[2].push(t.elapsed());
+        gpus = system.gpu_count;
+        let t = Instant::now();
+        for index in 0..system.gpu_count {
+            std::hint::black_box(reader::read_gpu(&nvml, index, false, &|| false));
+        }
+        samples[3].push(t.elapsed());
+        let t = Instant::now();
+        for index in 0..system.gpu_count {
+            if let Ok(device) = nvml.device_by_index(index) {
+                for link in 0..nvml_wrapper_sys::bindings::NVML_NVLINK_MAX_LINKS {
+                    if device.link_wrapper_for(link).is_active().is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        samples[4].push(t.elapsed());
+        let t = Instant::now();
+        if let Err(e) = nvml.shutdown() {
+            eprintln!("nvml-phases: shutdown failed: {e}");
+        }
+        samples[5].push(t.elapsed());
+        let sweep = samples[4].last().copied().unwrap_or_default();
+        samples[6].push(total.elapsed().saturating_sub(sweep));
+    }
+    println!("NVML phases ({lib}, {gpus} GPU(s)), median of {runs} runs:");
+    for (name, s) in phases.iter().zip(samples) {
+        println!("  {name:<30} {:>9.3} ms", median(s));
+    }
+    std::process::ExitCode::SUCCESS
+}
