@@ -155,7 +155,7 @@ fn read_mig_devices(device: &Device<'_>) -> Vec<MigDeviceFacts> {
 
 /// `nvmlDeviceGetAddressingMode` (drivers from the 575 series on), which nvml-wrapper does not
 /// wrap: called through the symbol table it loaded.
-fn addressing_mode(nvml: &Nvml, device: &Device<'_>) -> Result<u32, NvmlError> {
+pub fn addressing_mode(nvml: &Nvml, device: &Device<'_>) -> Result<u32, NvmlError> {
     let get = nvml_sym(nvml.lib().nvmlDeviceGetAddressingMode.as_ref())?;
     // NVML_STRUCT_VERSION(DeviceAddressingMode, 1): the struct's size with the version in the top byte.
     let version = (std::mem::size_of::<nvmlDeviceAddressingMode_v1_t>() | (1 << 24)) as u32;
