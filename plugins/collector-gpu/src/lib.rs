@@ -100,8 +100,9 @@ fn read_all(
     Ok((system, gpus))
 }
 
-/// Reads every GPU, one thread per GPU: each NVML query is a round trip to the driver, and NVML
-/// is thread-safe, so a node's GPUs are read in about the time of one. Each thread checks for
+/// Reads every GPU, one thread per GPU: each NVML query is a round trip to the driver (about
+/// 20 ms for all of one H200's queries), and NVML is thread-safe, so the GPUs' reads can overlap
+/// instead of adding up. Each thread checks for
 /// cancellation before its GPU; the collection returns `Cancelled` if it was asked to stop. If a
 /// thread cannot be started, that GPU is read on this thread.
 fn read_gpus(
