@@ -61,6 +61,12 @@ pub enum SourceError {
     /// The in-cluster configuration could not be loaded.
     #[error("in-cluster configuration: {0}")]
     InCluster(#[from] kube::config::InClusterError),
+    /// A context was asked for, but the configuration is the pod's service account.
+    #[error(
+        "k8s.context={0} was given, but no kubeconfig was found (only the pod's service account, \
+         which has no contexts); give k8s.kubeconfig or KUBECONFIG as well"
+    )]
+    ContextWithoutKubeconfig(String),
 }
 
 /// Loads the client configuration from `source`, selecting `context` when given.
@@ -101,7 +107,10 @@ pub async fn load(source: &Source, context: Option<&str>) -> Result<Config, Sour
                 .await
                 .map_err(wrap)
         }
-        Source::InCluster => Ok(Config::incluster()?),
+        Source::InCluster => match context {
+            Some(context) => Err(SourceError::ContextWithoutKubeconfig(context.to_owned())),
+            None => Ok(Config::incluster()?),
+        },
     }
 }
 
@@ -109,6 +118,12 @@ pub async fn load(source: &Source, context: Option<&str>) -> Result<Config, Sour
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[tokio::test]
+    async fn a_context_with_only_the_service_account_is_an_error_naming_it() {
+        let err = load(&Source::InCluster, Some("prod")).await.unwrap_err();
+        assert!(err.to_string().contains("k8s.context=prod"), "{err}");
+    }
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> = vars
