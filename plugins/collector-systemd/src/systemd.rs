@@ -31,6 +31,8 @@ const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER_INTERFACE: &str = "org.freedesktop.systemd1.Manager";
 const PROPERTIES_INTERFACE: &str = "org.freedesktop.DBus.Properties";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+const BUS_NAME: &str = "org.freedesktop.DBus";
+const BUS_PATH: &str = "/org/freedesktop/DBus";
 
 /// What went wrong talking to systemd.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +116,12 @@ pub struct Systemd {
 }
 
 impl Systemd {
-    /// Connects to the bus at `address`; each later call waits at most `timeout` for its answer.
+    /// Connects to the bus at `address` and checks that systemd is on it; each call waits at
+    /// most `timeout` for its answer.
+    ///
+    /// The check asks the bus whether systemd's name has an owner rather than calling systemd
+    /// straight away: a call to a name without an owner makes the bus try to start a service
+    /// for it (session buses ship an activation file for systemd's name that only fails).
     pub async fn connect(address: Address, timeout: Duration) -> Result<Self, SystemdError> {
         let shown = address.to_string();
         let connection = Builder::address(address)
@@ -122,11 +129,29 @@ impl Systemd {
             .build()
             .await
             .map_err(|e| classify_connect_error(&shown, e))?;
-        Ok(Systemd {
+        let systemd = Systemd {
             connection,
             address: shown,
             timeout,
-        })
+        };
+        const CALL: &str = "NameHasOwner";
+        let reply = systemd
+            .connection
+            .call_method(Some(BUS_NAME), BUS_PATH, Some(BUS_NAME), CALL, &SYSTEMD_NAME)
+            .await
+            .map_err(|e| systemd.classify_call_error(CALL, SYSTEMD_NAME, e))?;
+        let owned: bool = reply
+            .body()
+            .deserialize()
+            .map_err(|e| systemd.classify_call_error(CALL, SYSTEMD_NAME, e))?;
+        if owned {
+            Ok(systemd)
+        } else {
+            Err(SystemdError::NoSystemd {
+                address: systemd.address,
+                reason: format!("nothing owns the name {SYSTEMD_NAME}"),
+            })
+        }
     }
 
     /// The object path of `unit`: from `GetUnit` when systemd holds the unit, else from
