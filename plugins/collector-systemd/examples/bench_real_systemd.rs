@@ -71,10 +71,61 @@ fn main() {
         println!("  {}: {} readings", subtype.subtype, subtype.data.len());
     }
     println!("readings: {readings}");
+    phases(harness.bus_address(), runs);
     println!("measurement as compact JSON: {} bytes", json.len());
     if let Err(e) = harness.stop() {
         eprintln!("bench_real_systemd: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Median time of each step of a collection, to see where the time goes.
+fn phases(address: &str, runs: usize) {
+    use eidos_collector_systemd::systemd::{Systemd, UNIT_INTERFACE};
+    const SERVICE: &str = "org.freedesktop.systemd1.Service";
+    let units = ["containerd.service", "docker.service", "kubelet.service"];
+    let mut connect = Vec::new();
+    let mut per_unit: Vec<[Vec<Duration>; 3]> = units.iter().map(|_| Default::default()).collect();
+    for _ in 0..runs {
+        let address: zbus::Address = address.parse().expect("the harness's address");
+        zruntime::block_on(async {
+            let started = Instant::now();
+            let systemd = Systemd::connect(address, Duration::from_secs(10))
+                .await
+                .expect("connect");
+            connect.push(started.elapsed());
+            for (unit, times) in units.iter().zip(per_unit.iter_mut()) {
+                let started = Instant::now();
+                let path = systemd.unit_path(unit).await.expect("unit path");
+                times[0].push(started.elapsed());
+                let started = Instant::now();
+                systemd
+                    .properties(unit, &path, UNIT_INTERFACE)
+                    .await
+                    .expect("Unit");
+                times[1].push(started.elapsed());
+                let started = Instant::now();
+                systemd
+                    .properties(unit, &path, SERVICE)
+                    .await
+                    .expect("Service");
+                times[2].push(started.elapsed());
+            }
+        });
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        ms(v[v.len() / 2])
+    };
+    println!("median per step:");
+    println!("  connect + NameHasOwner: {:.2} ms", median(&mut connect));
+    for (unit, times) in units.iter().zip(per_unit.iter_mut()) {
+        println!(
+            "  {unit}: unit path {:.2} ms, Unit GetAll {:.2} ms, Service GetAll {:.2} ms",
+            median(&mut times[0]),
+            median(&mut times[1]),
+            median(&mut times[2])
+        );
     }
 }
 

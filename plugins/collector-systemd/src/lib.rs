@@ -11,8 +11,10 @@
 //! The bus is the system bus unless `--set systemd.bus=session` or `--set systemd.bus=ADDRESS`
 //! says otherwise. No bus there, or no systemd on it, makes the collector "not applicable".
 //! All D-Bus traffic runs on zbus's own small runtime on the host's collector thread, bounded by
-//! the host's timeout; the host's cancellation is honoured between units. Nothing is executed.
+//! the host's timeout; the host's cancellation is honoured between the steps of a collection
+//! (connecting, finding the units, reading them). Nothing is executed.
 
+mod join;
 pub mod render;
 pub mod settings;
 pub mod systemd;
@@ -21,9 +23,11 @@ use eidos_plugin_api::{
     CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
     Subtype,
 };
+use join::join_all;
 use settings::{Settings, UnitName};
 use std::time::Duration;
 use systemd::{Systemd, SystemdError, UNIT_INTERFACE};
+use zbus::OwnedObjectPath;
 
 /// Collects the systemd measurement.
 pub struct SystemdCollector;
@@ -71,7 +75,10 @@ impl Collector for SystemdCollector {
     }
 }
 
-/// Reads every unit over one connection, stopping between units if the host cancels.
+/// Reads every unit over one connection. The requests for all units go out together: first
+/// every unit's object path, then every unit's properties, so that a collection costs a few
+/// round trips to systemd rather than a few per unit. The host's cancellation is checked before
+/// each of the two steps.
 async fn read_units(
     address: zbus::Address,
     units: &[UnitName],
@@ -83,11 +90,21 @@ async fn read_units(
         Err(e) if e.means_no_systemd() => return Ok(Outcome::not_applicable(e.to_string())),
         Err(e) => return Err(CollectError::failed(e)),
     };
+    ctx.check_cancelled()?;
+    let paths = join_all(units.iter().map(|unit| systemd.unit_path(unit.as_str()))).await;
+    ctx.check_cancelled()?;
+    let reads = join_all(
+        units
+            .iter()
+            .zip(paths)
+            .map(|(unit, path)| read_unit(&systemd, unit, path)),
+    )
+    .await;
+
     let mut subtypes = Vec::with_capacity(units.len());
     let mut warnings = Vec::new();
-    for unit in units {
-        ctx.check_cancelled()?;
-        match read_unit(&systemd, unit).await {
+    for (unit, read) in units.iter().zip(reads) {
+        match read {
             Ok((subtype, unit_warnings)) => {
                 subtypes.push(subtype);
                 warnings.extend(unit_warnings);
@@ -106,19 +123,29 @@ async fn read_units(
     }))
 }
 
-/// Reads one unit: its `Unit` properties and, where systemd has them, its type's properties.
+/// Reads one unit found at `path`: its `Unit` properties and, where systemd has them, its
+/// type's properties (both requests at once).
 async fn read_unit(
     systemd: &Systemd,
     unit: &UnitName,
+    path: Result<OwnedObjectPath, SystemdError>,
 ) -> Result<(Subtype, Vec<String>), SystemdError> {
     let name = unit.as_str();
-    let path = systemd.unit_path(name).await?;
+    let path = path?;
+    let [common, specific]: [_; 2] = join_all(
+        [UNIT_INTERFACE, unit.type_interface()]
+            .map(|interface| systemd.properties(name, &path, interface)),
+    )
+    .await
+    .try_into()
+    .map_err(|_| SystemdError::Internal("two requests gave a different number of answers"))?;
+
     let mut subtype = Subtype::new(name);
     let mut warnings = Vec::new();
-    for (key, value) in systemd.properties(name, &path, UNIT_INTERFACE).await? {
+    for (key, value) in common? {
         subtype.insert(key, value);
     }
-    match systemd.properties(name, &path, unit.type_interface()).await {
+    match specific {
         Ok(readings) => {
             for (key, value) in readings {
                 subtype.data.entry(key).or_insert(value);

@@ -99,7 +99,7 @@ impl FromStr for UnitName {
         {
             return Err(format!("{name:?} contains whitespace or '/'"));
         }
-        let suffix = name.rsplit_once('.').map(|(stem, suffix)| (stem, suffix));
+        let suffix = name.rsplit_once('.');
         match suffix {
             Some((stem, suffix)) if !stem.is_empty() => UNIT_TYPES
                 .iter()

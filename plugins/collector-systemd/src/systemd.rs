@@ -91,6 +91,9 @@ pub enum SystemdError {
         /// systemd's answer.
         source: zbus::Error,
     },
+    /// A broken invariant of eidos itself.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl SystemdError {
@@ -137,7 +140,13 @@ impl Systemd {
         const CALL: &str = "NameHasOwner";
         let reply = systemd
             .connection
-            .call_method(Some(BUS_NAME), BUS_PATH, Some(BUS_NAME), CALL, &SYSTEMD_NAME)
+            .call_method(
+                Some(BUS_NAME),
+                BUS_PATH,
+                Some(BUS_NAME),
+                CALL,
+                &SYSTEMD_NAME,
+            )
             .await
             .map_err(|e| systemd.classify_call_error(CALL, SYSTEMD_NAME, e))?;
         let owned: bool = reply

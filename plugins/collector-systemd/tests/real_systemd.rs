@@ -16,7 +16,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-fn collect_with(options: &[(&str, &str)], timeout: Duration, cancelled: bool) -> Result<Outcome, CollectError> {
+fn collect_with(
+    options: &[(&str, &str)],
+    timeout: Duration,
+    cancelled: bool,
+) -> Result<Outcome, CollectError> {
     let options: BTreeMap<String, String> = options
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -71,7 +75,11 @@ fn reads_the_default_units_from_a_real_systemd() {
         panic!("{:?}", collection.measurements)
     };
     assert_eq!(measurement.kind, "systemd");
-    let names: Vec<_> = measurement.subtypes.iter().map(|s| s.subtype.as_str()).collect();
+    let names: Vec<_> = measurement
+        .subtypes
+        .iter()
+        .map(|s| s.subtype.as_str())
+        .collect();
     assert_eq!(names, [CONTAINERD, DOCKER, KUBELET]);
 
     let containerd = unit(measurement, CONTAINERD);
@@ -86,14 +94,20 @@ fn reads_the_default_units_from_a_real_systemd() {
         containerd.data["LimitNOFILE"],
         Reading::Int(i64::try_from(CONTAINERD_NOFILE).unwrap())
     );
-    assert_eq!(containerd.data["LimitNOFILESoft"], containerd.data["LimitNOFILE"]);
+    assert_eq!(
+        containerd.data["LimitNOFILESoft"],
+        containerd.data["LimitNOFILE"]
+    );
     // systemd's "infinity" stays the exact u64 maximum.
     assert_eq!(containerd.data["MemoryMax"], Reading::Uint(u64::MAX));
     assert_eq!(containerd.data["CanStart"], Reading::Bool(true));
     assert_eq!(containerd.data["Transient"], Reading::Bool(false));
     // Arrays and structures read as the Go tool printed them.
     assert_eq!(text(containerd, "Documentation"), "[https://containerd.io]");
-    assert_eq!(text(containerd, "Environment"), "[EIDOS_HARNESS=1 SECOND=two]");
+    assert_eq!(
+        text(containerd, "Environment"),
+        "[EIDOS_HARNESS=1 SECOND=two]"
+    );
     assert_eq!(text(containerd, "Names"), "[containerd.service]");
     let exec = text(containerd, "ExecStart");
     assert!(
@@ -103,7 +117,10 @@ fn reads_the_default_units_from_a_real_systemd() {
     assert_eq!(text(containerd, "Job"), "[0 /]");
     // MainPID agrees with systemctl (both in systemd's PID namespace).
     let main_pid = harness.property(CONTAINERD, "MainPID").unwrap();
-    assert_eq!(containerd.data["MainPID"], Reading::Int(main_pid.parse().unwrap()));
+    assert_eq!(
+        containerd.data["MainPID"],
+        Reading::Int(main_pid.parse().unwrap())
+    );
     assert!(main_pid.parse::<i64>().unwrap() > 0);
     // Both interfaces, every property, sorted by name.
     assert_eq!(text(containerd, "Id"), CONTAINERD);
@@ -130,11 +147,17 @@ fn reads_the_default_units_from_a_real_systemd() {
         text(kubelet, "LoadError"),
         "[org.freedesktop.systemd1.NoSuchUnit Unit kubelet.service not found.]"
     );
-    assert!(kubelet.data.contains_key("ExecStart"), "Service properties of a not-found unit");
+    assert!(
+        kubelet.data.contains_key("ExecStart"),
+        "Service properties of a not-found unit"
+    );
 
     // The JSON a serializer writes keeps the exact integers.
     let json = serde_json::to_string(measurement).unwrap();
-    assert!(json.contains("\"MemoryMax\":18446744073709551615"), "{json}");
+    assert!(
+        json.contains("\"MemoryMax\":18446744073709551615"),
+        "{json}"
+    );
     assert!(json.contains("\"LimitNOFILE\":1048576"));
 }
 
@@ -147,18 +170,30 @@ fn units_systemd_does_not_hold_are_not_left_loaded() {
         let collection = collected(collect(&[("bus", harness.bus_address())]));
         assert_eq!(collection.measurements[0].subtypes.len(), 3);
     }
-    assert!(eventually_unloaded(&harness, DOCKER), "docker.service stayed loaded");
-    assert!(eventually_unloaded(&harness, KUBELET), "kubelet.service stayed loaded");
+    assert!(
+        eventually_unloaded(&harness, DOCKER),
+        "docker.service stayed loaded"
+    );
+    assert!(
+        eventually_unloaded(&harness, KUBELET),
+        "kubelet.service stayed loaded"
+    );
     // What systemd held before, it still holds, in the same state.
     assert!(harness.is_loaded(CONTAINERD).unwrap());
-    assert_eq!(harness.property(CONTAINERD, "ActiveState").unwrap(), "active");
+    assert_eq!(
+        harness.property(CONTAINERD, "ActiveState").unwrap(),
+        "active"
+    );
 }
 
 #[test]
 fn a_failed_unit_reads_as_failed_and_a_refused_name_is_a_warning() {
     let harness = UserSystemd::start(&node_units()).unwrap();
     let units = format!("{BROKEN},template@.service");
-    let collection = collected(collect(&[("bus", harness.bus_address()), ("units", &units)]));
+    let collection = collected(collect(&[
+        ("bus", harness.bus_address()),
+        ("units", &units),
+    ]));
     let measurement = &collection.measurements[0];
     let broken = unit(measurement, BROKEN);
     assert_eq!(text(broken, "ActiveState"), "failed");
@@ -207,10 +242,17 @@ impl BareBus {
             .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon must be installed (apt-get install dbus-daemon)");
-        let bus = BareBus { daemon, address, _dir: dir };
+        let bus = BareBus {
+            daemon,
+            address,
+            _dir: dir,
+        };
         let started = Instant::now();
         while !socket.exists() {
-            assert!(started.elapsed() < Duration::from_secs(10), "dbus-daemon did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "dbus-daemon did not start"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         bus
@@ -229,7 +271,10 @@ fn a_bus_without_systemd_is_not_applicable() {
     let bus = BareBus::start();
     match collect(&[("bus", &bus.address)]) {
         Ok(Outcome::NotApplicable(reason)) => {
-            assert!(reason.contains("systemd is not on the D-Bus message bus"), "{reason}");
+            assert!(
+                reason.contains("systemd is not on the D-Bus message bus"),
+                "{reason}"
+            );
             assert!(reason.contains("org.freedesktop.systemd1"), "{reason}");
         }
         other => panic!("expected not applicable, got {other:?}"),

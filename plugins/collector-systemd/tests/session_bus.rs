@@ -31,11 +31,17 @@ fn the_session_option_reads_the_bus_named_by_the_environment() {
         panic!("no collection");
     };
     let containerd = collection.measurements[0].subtype(CONTAINERD).unwrap();
-    assert_eq!(containerd.data["ActiveState"], Reading::Str("active".into()));
+    assert_eq!(
+        containerd.data["ActiveState"],
+        Reading::Str("active".into())
+    );
 
     // The same option with the bus gone from the environment's address: not applicable.
     let gone = harness.directory().join("gone/bus");
-    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", gone.display()));
+    std::env::set_var(
+        "DBUS_SESSION_BUS_ADDRESS",
+        format!("unix:path={}", gone.display()),
+    );
     let ctx = CollectContext::new(
         &options,
         Path::new("/"),

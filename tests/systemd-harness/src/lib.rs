@@ -178,7 +178,14 @@ impl UserSystemd {
         let root = dir.path();
         let runtime_dir = root.join("run");
         let config_dir = root.join("config");
-        for sub in ["run", "config/systemd/user", "data", "state", "cache", "home"] {
+        for sub in [
+            "run",
+            "config/systemd/user",
+            "data",
+            "state",
+            "cache",
+            "home",
+        ] {
             std::fs::create_dir_all(root.join(sub))
                 .map_err(io(format!("creating {}", root.join(sub).display())))?;
         }
@@ -205,8 +212,9 @@ impl UserSystemd {
         let log_path = root.join("namespace.log");
         let log = std::fs::File::create(&log_path).map_err(io("creating the namespace log"))?;
         let log_err = log.try_clone().map_err(io("creating the namespace log"))?;
-        let path_env = std::env::var("PATH")
-            .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        let path_env = std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
 
         let mut command = Command::new("unshare");
         command
@@ -330,12 +338,26 @@ impl UserSystemd {
 
     /// Whether systemd holds `unit` in memory now (`list-units --all`, which loads nothing).
     pub fn is_loaded(&self, unit: &str) -> Result<bool, HarnessError> {
-        let listed = self.systemctl(&["list-units", "--all", "--plain", "--no-legend", "--full", unit])?;
-        Ok(listed.lines().any(|line| line.split_whitespace().next() == Some(unit)))
+        let listed = self.systemctl(&[
+            "list-units",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--full",
+            unit,
+        ])?;
+        Ok(listed
+            .lines()
+            .any(|line| line.split_whitespace().next() == Some(unit)))
     }
 
     /// Waits until `systemctl show` gives `expected` for a unit's property.
-    pub fn wait_for_property(&self, unit: &str, property: &str, expected: &str) -> Result<(), HarnessError> {
+    pub fn wait_for_property(
+        &self,
+        unit: &str,
+        property: &str,
+        expected: &str,
+    ) -> Result<(), HarnessError> {
         self.wait_until(&format!("{unit} {property}={expected}"), || {
             (self.property(unit, property).ok()? == expected).then_some(())
         })
@@ -385,7 +407,14 @@ impl UserSystemd {
         command
             .arg("--target")
             .arg(self.init_pid.to_string())
-            .args(["--mount", "--pid", "--", "systemctl", "--user", "--no-pager"])
+            .args([
+                "--mount",
+                "--pid",
+                "--",
+                "systemctl",
+                "--user",
+                "--no-pager",
+            ])
             .args(args)
             .env_clear()
             .env("PATH", &self.path_env)
@@ -396,7 +425,11 @@ impl UserSystemd {
             .map_err(io(format!("running systemctl --user {}", args.join(" "))))
     }
 
-    fn wait_until<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> Result<T, HarnessError> {
+    fn wait_until<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Result<T, HarnessError> {
         let started = Instant::now();
         loop {
             if let Some(found) = check() {

@@ -22,12 +22,24 @@ fn wait_until_empty(namespace: &str) -> Vec<u32> {
 #[test]
 fn starts_systemd_with_the_node_units_and_stops_every_process() {
     let harness = UserSystemd::start(&node_units()).unwrap();
-    assert_eq!(harness.property(CONTAINERD, "ActiveState").unwrap(), "active");
-    assert_eq!(harness.property(CONTAINERD, "LimitNOFILE").unwrap(), "1048576");
+    assert_eq!(
+        harness.property(CONTAINERD, "ActiveState").unwrap(),
+        "active"
+    );
+    assert_eq!(
+        harness.property(CONTAINERD, "LimitNOFILE").unwrap(),
+        "1048576"
+    );
     assert_eq!(harness.property(BROKEN, "ActiveState").unwrap(), "failed");
     assert!(harness.systemd_is_on_the_bus());
-    assert!(!harness.is_loaded(DOCKER).unwrap(), "docker was never started");
-    assert!(!harness.is_loaded(KUBELET).unwrap(), "kubelet is not installed");
+    assert!(
+        !harness.is_loaded(DOCKER).unwrap(),
+        "docker was never started"
+    );
+    assert!(
+        !harness.is_loaded(KUBELET).unwrap(),
+        "kubelet is not installed"
+    );
     let processes = harness.processes();
     // At least dbus-daemon, systemd --user and containerd's sleep, besides the namespace's init.
     assert!(processes.len() >= 4, "{processes:?}\n{}", harness.log());
