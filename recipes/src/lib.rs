@@ -72,7 +72,9 @@ impl QueryError {
     /// The parameter this error is about.
     pub fn parameter(&self) -> &str {
         match self {
-            QueryError::UnknownParameter { name, .. } | QueryError::InvalidValue { name, .. } => name,
+            QueryError::UnknownParameter { name, .. } | QueryError::InvalidValue { name, .. } => {
+                name
+            }
         }
     }
 }

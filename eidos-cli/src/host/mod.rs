@@ -1,0 +1,10 @@
+//! The plugin host: finding plugin libraries, loading them safely, and calling them.
+
+pub mod collect;
+pub mod discovery;
+pub mod loader;
+pub mod lock;
+pub mod options;
+pub mod output;
+pub mod registry;
+pub mod security;

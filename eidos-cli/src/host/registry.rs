@@ -1,0 +1,205 @@
+//! The set of plugins on the search path, loaded on demand.
+//!
+//! Discovery only reads directory listings; a library is opened the first time it is needed, so
+//! `eidos snapshot --collectors os --format json` opens exactly two libraries.
+
+use super::discovery::{discover, normalize_name, Candidate, SearchDir};
+use super::loader::{load, LoadError, LoadPolicy, LoadedPlugin};
+use eidos_plugin_api::PluginKind;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The state of one plugin file, as `eidos plugins list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginStatus {
+    /// Loaded and checked.
+    Loaded,
+    /// Another file of the same kind and name comes first on the search path.
+    Shadowed {
+        /// The file that wins.
+        by: PathBuf,
+    },
+    /// Refused, with the reason.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One row of `eidos plugins list`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginEntry {
+    /// The plugin name (from the manifest when loaded, else from the file name).
+    pub name: String,
+    /// Collector or serializer.
+    pub kind: PluginKind,
+    /// The plugin's version, when loaded.
+    pub version: Option<String>,
+    /// The plugin API version it was built against, when loaded.
+    pub api_version: Option<String>,
+    /// For serializers: the formats it writes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<String>,
+    /// One line saying what it does, when loaded.
+    pub description: Option<String>,
+    /// The library file.
+    pub path: PathBuf,
+    /// Loaded, shadowed or refused.
+    pub status: PluginStatus,
+}
+
+/// A format no loaded serializer writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {format:?}: available formats are {}", if available.is_empty() { "none (no serializer plugin was found)".to_owned() } else { available.join(", ") })]
+pub struct UnknownFormat {
+    /// The format asked for.
+    pub format: String,
+    /// The formats the loaded serializers write.
+    pub available: Vec<String>,
+}
+
+/// The plugins found on a search path.
+pub struct Registry {
+    dirs: Vec<SearchDir>,
+    policy: LoadPolicy,
+    candidates: Vec<Candidate>,
+    loaded: HashMap<PathBuf, Result<LoadedPlugin, LoadError>>,
+}
+
+impl Registry {
+    /// Lists the plugin files in `dirs` (nothing is loaded yet); they will be loaded under `policy`.
+    pub fn discover(dirs: Vec<SearchDir>, policy: LoadPolicy) -> Self {
+        let candidates = discover(&dirs);
+        Registry {
+            dirs,
+            policy,
+            candidates,
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// The directories searched, in order.
+    pub fn dirs(&self) -> &[SearchDir] {
+        &self.dirs
+    }
+
+    /// The winning (not shadowed) files of a kind, in search order.
+    pub fn active(&self, kind: PluginKind) -> impl Iterator<Item = &Candidate> {
+        self.candidates
+            .iter()
+            .filter(move |c| c.kind == kind && c.shadowed_by.is_none())
+    }
+
+    /// The names of the winning files of a kind, sorted.
+    pub fn names(&self, kind: PluginKind) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .active(kind)
+            .map(|c| c.name.replace('_', "-"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Loads (once) the file of `candidate`.
+    pub fn load(&mut self, candidate: &Candidate) -> Result<LoadedPlugin, LoadError> {
+        self.loaded
+            .entry(candidate.path.clone())
+            .or_insert_with(|| {
+                let result = load(candidate, &self.policy);
+                match &result {
+                    Ok(p) => tracing::debug!(path = %p.path.display(), name = %p.manifest.name, "plugin loaded"),
+                    Err(e) => tracing::warn!("plugin refused: {e}"),
+                }
+                result
+            })
+            .clone()
+    }
+
+    /// The winning plugin of this kind and name, loaded; `None` if there is no such file.
+    pub fn get(&mut self, kind: PluginKind, name: &str) -> Option<Result<LoadedPlugin, LoadError>> {
+        let wanted = normalize_name(name);
+        let candidate = self.active(kind).find(|c| c.name == wanted)?.clone();
+        Some(self.load(&candidate))
+    }
+
+    /// Every winning plugin of a kind that loads; refused ones are logged and left out.
+    pub fn load_all(&mut self, kind: PluginKind) -> Vec<LoadedPlugin> {
+        let candidates: Vec<Candidate> = self.active(kind).cloned().collect();
+        candidates
+            .iter()
+            .filter_map(|c| self.load(c).ok())
+            .collect()
+    }
+
+    /// The serializer that writes `format`. Tries the serializer named like the format first, so
+    /// that the usual case opens one library.
+    pub fn serializer_for(&mut self, format: &str) -> Result<LoadedPlugin, UnknownFormat> {
+        if let Some(Ok(plugin)) = self.get(PluginKind::Serializer, format) {
+            if plugin.manifest.formats.iter().any(|f| f == format) {
+                return Ok(plugin);
+            }
+        }
+        let all = self.load_all(PluginKind::Serializer);
+        if let Some(plugin) = all
+            .iter()
+            .find(|p| p.manifest.formats.iter().any(|f| f == format))
+        {
+            return Ok(plugin.clone());
+        }
+        let mut available: Vec<String> = all
+            .iter()
+            .flat_map(|p| p.manifest.formats.iter().cloned())
+            .collect();
+        available.sort();
+        available.dedup();
+        Err(UnknownFormat {
+            format: format.to_owned(),
+            available,
+        })
+    }
+
+    /// Loads every file found and reports each one's state.
+    pub fn entries(&mut self) -> Vec<PluginEntry> {
+        let candidates = self.candidates.clone();
+        candidates
+            .iter()
+            .map(|c| {
+                let base = PluginEntry {
+                    name: c.name.replace('_', "-"),
+                    kind: c.kind,
+                    version: None,
+                    api_version: None,
+                    formats: Vec::new(),
+                    description: None,
+                    path: c.path.clone(),
+                    status: PluginStatus::Loaded,
+                };
+                if let Some(by) = &c.shadowed_by {
+                    return PluginEntry {
+                        status: PluginStatus::Shadowed { by: by.clone() },
+                        ..base
+                    };
+                }
+                match self.load(c) {
+                    Ok(p) => PluginEntry {
+                        name: p.manifest.name.clone(),
+                        version: Some(p.manifest.version.clone()),
+                        api_version: Some(p.manifest.api_version.clone()),
+                        formats: p.manifest.formats.clone(),
+                        description: Some(p.manifest.description.clone()),
+                        ..base
+                    },
+                    Err(e) => PluginEntry {
+                        status: PluginStatus::Refused {
+                            reason: e.to_string(),
+                        },
+                        ..base
+                    },
+                }
+            })
+            .collect()
+    }
+}
