@@ -11,23 +11,27 @@
 //! The bus is the system bus unless `--set systemd.bus=session` or `--set systemd.bus=ADDRESS`
 //! says otherwise. No bus there, or no systemd on it, makes the collector "not applicable".
 //! All D-Bus traffic runs on zbus's own small runtime on the host's collector thread, bounded by
-//! the host's timeout; the host's cancellation is honoured between the steps of a collection
-//! (connecting, finding the units, reading them). Nothing is executed.
+//! the host's timeout. The host's cancellation is honoured between the steps of a collection
+//! (connecting, finding the units, reading them) and, while a step waits on D-Bus, within
+//! 10 ms. Nothing is executed.
 
-mod join;
 pub mod render;
 pub mod settings;
 pub mod systemd;
+mod wait;
 
 use eidos_plugin_api::{
     CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
     Subtype,
 };
-use join::join_all;
 use settings::{Settings, UnitName};
 use std::time::Duration;
 use systemd::{Systemd, SystemdError, UNIT_INTERFACE};
+use wait::{join_all, until_cancelled};
 use zbus::OwnedObjectPath;
+
+/// How often a collection waiting on D-Bus looks at the host's cancellation flag.
+const CANCEL_CHECK_PERIOD: Duration = Duration::from_millis(10);
 
 /// Collects the systemd measurement.
 pub struct SystemdCollector;
@@ -63,14 +67,15 @@ impl Collector for SystemdCollector {
         zruntime::block_on(async {
             let runtime = zruntime::SharedRuntime::current()
                 .map_err(|e| CollectError::failed(format!("starting the D-Bus runtime: {e}")))?;
-            runtime
-                .timeout(budget, read_units(address, &settings.units, budget, ctx))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CollectError::failed(format!(
-                        "systemd did not answer within {budget:?}"
-                    )))
-                })
+            let work = runtime.timeout(budget, read_units(address, &settings.units, budget, ctx));
+            match until_cancelled(&runtime, CANCEL_CHECK_PERIOD, || ctx.is_cancelled(), work).await
+            {
+                None => Err(CollectError::Cancelled),
+                Some(Err(_timed_out)) => Err(CollectError::failed(format!(
+                    "systemd did not answer within {budget:?}"
+                ))),
+                Some(Ok(outcome)) => outcome,
+            }
         })
     }
 }
@@ -78,7 +83,7 @@ impl Collector for SystemdCollector {
 /// Reads every unit over one connection. The requests for all units go out together: first
 /// every unit's object path, then every unit's properties, so that a collection costs a few
 /// round trips to systemd rather than a few per unit. The host's cancellation is checked before
-/// each of the two steps.
+/// each of the two steps (and watched by the caller while they wait).
 async fn read_units(
     address: zbus::Address,
     units: &[UnitName],

@@ -302,6 +302,34 @@ fn a_bus_that_never_answers_fails_within_the_timeout() {
 }
 
 #[test]
+fn cancelling_while_waiting_on_the_bus_stops_the_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("silent");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let address = format!("unix:path={}", socket.display());
+    let options = BTreeMap::from([("bus".to_owned(), address)]);
+    let flag = AtomicBool::new(false);
+    let started = Instant::now();
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let ctx = CollectContext::new(
+            &options,
+            Path::new("/"),
+            Duration::from_secs(60),
+            CancelToken::new(&flag),
+        );
+        SystemdCollector::collect(&ctx)
+    });
+    let elapsed = started.elapsed();
+    drop(listener);
+    assert_eq!(outcome, Err(CollectError::Cancelled));
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+}
+
+#[test]
 fn a_cancelled_run_stops_before_asking_systemd() {
     let bus = BareBus::start();
     let outcome = collect_with(&[("bus", &bus.address)], Duration::from_secs(5), true);

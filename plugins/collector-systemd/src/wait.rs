@@ -1,9 +1,11 @@
-//! Waiting for several futures at once, so that requests to systemd travel together instead of
-//! one round trip after another.
+//! Waiting: for several futures at once, so that requests to systemd travel together instead of
+//! one round trip after another; and for a future unless the host cancels first.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
+use std::time::Duration;
+use zruntime::SharedRuntime;
 
 /// Runs every future concurrently and returns their outputs in the order given.
 pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
@@ -24,6 +26,31 @@ pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F:
         } else {
             Poll::Ready(outputs.iter_mut().filter_map(Option::take).collect())
         }
+    })
+    .await
+}
+
+/// Runs `work` to completion, or until `cancelled()` is true, checked every `period` (a host's
+/// cancellation is a flag, not a wake-up). `None` when cancelled.
+pub async fn until_cancelled<F: Future>(
+    runtime: &SharedRuntime,
+    period: Duration,
+    cancelled: impl Fn() -> bool,
+    work: F,
+) -> Option<F::Output> {
+    let mut work = pin!(work);
+    let mut tick = runtime.sleep(period);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        while Pin::new(&mut tick).poll(cx).is_ready() {
+            if cancelled() {
+                return Poll::Ready(None);
+            }
+            tick.reset_after(period);
+        }
+        Poll::Pending
     })
     .await
 }
@@ -67,6 +94,42 @@ mod tests {
         let outputs = zruntime::block_on(join_all(futures));
         assert_eq!(outputs, [10, 20, 30]);
         assert_eq!(finished.take(), [20, 30, 10]);
+    }
+
+    #[test]
+    fn work_that_never_ends_stops_soon_after_cancellation() {
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        let outcome = zruntime::block_on(async {
+            let runtime = SharedRuntime::current().unwrap();
+            let cancel_later = async {
+                runtime.sleep(Duration::from_millis(50)).await;
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                std::future::pending::<()>().await
+            };
+            until_cancelled(
+                &runtime,
+                Duration::from_millis(5),
+                || flag.load(std::sync::atomic::Ordering::Relaxed),
+                cancel_later,
+            )
+            .await
+        });
+        assert_eq!(outcome, None);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn finished_work_is_returned_when_not_cancelled() {
+        let outcome = zruntime::block_on(async {
+            let runtime = SharedRuntime::current().unwrap();
+            until_cancelled(&runtime, Duration::from_millis(5), || false, async { 7 }).await
+        });
+        assert_eq!(outcome, Some(7));
     }
 
     #[test]
