@@ -449,7 +449,7 @@ impl UserSystemd {
     fn namespace_has_exited(&self) -> bool {
         self.unshare
             .as_ref()
-            .is_some_and(|child| !Path::new(&format!("/proc/{}", child.id())).exists())
+            .is_some_and(|child| !process::is_running(child.id()))
     }
 
     /// The namespace's stderr so far (dbus-daemon and systemd log there).
