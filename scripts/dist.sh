@@ -5,7 +5,8 @@
 #
 # Usage: scripts/dist.sh [--plugins LIST] [--out DIR] [--no-build] [--build-dir DIR]
 #   --plugins    comma-separated plugin files to ship, by kind_name (default: every collector and
-#                serializer built in the workspace), e.g. collector_os,serializer_json
+#                serializer built in the workspace except the SDK's example collector),
+#                e.g. collector_os,serializer_json
 #   --out        where the tarball goes (default: dist/)
 #   --no-build   use already-built files (with --build-dir, default target/release)
 set -euo pipefail
@@ -32,7 +33,7 @@ fi
 
 if [ -z "$plugins" ]; then
   plugins=$(cd "$build_dir" && ls libeidos_collector_*.so libeidos_serializer_*.so 2>/dev/null \
-    | sed -e 's/^libeidos_//' -e 's/\.so$//' | paste -sd, -)
+    | sed -e 's/^libeidos_//' -e 's/\.so$//' | grep -vx 'collector_example' | paste -sd, -)
 fi
 [ -n "$plugins" ] || { echo "dist.sh: no plugins found in $build_dir" >&2; exit 1; }
 

@@ -133,7 +133,7 @@ fn unknown_keys_wrong_types_and_bad_options_name_the_file_and_key() {
         ("timeout = \"soon\"\n", "key `timeout`: expected a duration"),
         (
             "[collectors.os]\nrot = \"/host\"\n",
-            "[collectors.os] has unknown option \"rot\" (known options: root)",
+            "[collectors.os] has unknown option \"rot\" (known options: root, sysctl-interfaces)",
         ),
     ] {
         let (_c, cfg) = config(text);

@@ -287,8 +287,37 @@ fn classify(path: &Path, error: LibraryError) -> LoadError {
         },
         other => LoadError::Abi {
             path,
-            reason: other.to_string(),
+            reason: summarize_abi_error(&other.to_string()),
         },
+    }
+}
+
+/// abi_stable explains a layout mismatch with a dump of both type layouts (over a hundred lines);
+/// an operator needs its verdict, the text after the last `Error:` marker, on one line.
+fn summarize_abi_error(text: &str) -> String {
+    let verdict = text.rsplit_once("Error:").map_or(text, |(_, tail)| tail);
+    let one_line = verdict.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = one_line.chars().take(300).collect();
+    if one_line.chars().count() > 300 {
+        short.push_str(" …");
+    }
+    if short.is_empty() {
+        "the root module's layout does not match this eidos".to_owned()
+    } else {
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_abi_error;
+
+    #[test]
+    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
+        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
+        assert_eq!(summarize_abi_error(dump), "Too many fields: expected 4, found 3");
+        assert_eq!(summarize_abi_error("plain message"), "plain message");
+        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
 }
 
