@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     logging::init(cli.global.debug, cli.global.log_json);
     let result = match &cli.command {
         Command::Snapshot(args) => commands::snapshot::run(&cli.global, args),
+        Command::Recipe(args) => commands::recipe::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&cli.global, args),
         Command::Completion(args) => commands::completion::run(args),
     };

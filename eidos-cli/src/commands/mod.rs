@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod plugins;
+pub mod recipe;
 pub mod snapshot;
 
 use crate::cli::GlobalArgs;
