@@ -453,4 +453,102 @@ mod tests {
         assert_eq!(recipe.request.gpu.as_deref(), Some("h100"));
         assert!(!recipe.matched_rules.is_empty());
     }
+
+    /// The built-in data covers what the issue asks for: each of these queries applies an
+    /// overlay whose key names exactly these values, and changes the recipe.
+    #[test]
+    fn the_built_in_data_has_overlays_for_each_service_gpu_release_and_intent() {
+        let store = RecipeStore::embedded().unwrap();
+        let base = store.build(&Query::default());
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (&[("service", "eks")], "service=eks "),
+            (&[("service", "gke")], "service=gke "),
+            (&[("service", "aks")], "service=aks "),
+            (&[("service", "oke")], "service=oke "),
+            (&[("service", "self-managed")], "service=self-managed "),
+            (&[("gpu", "h100")], "gpu=h100 "),
+            (&[("gpu", "h200")], "gpu=h200 "),
+            (&[("gpu", "gb200")], "gpu=gb200 "),
+            (&[("gpu", "b200")], "gpu=b200 "),
+            (&[("gpu", "a100")], "gpu=a100 "),
+            (&[("gpu", "l40s")], "gpu=l40s "),
+            (&[("gpu", "l4")], "gpu=l4 "),
+            (
+                &[("os", "ubuntu"), ("osv", "22.04")],
+                "os=ubuntu, osv=22.04 ",
+            ),
+            (
+                &[("os", "ubuntu"), ("osv", "24.04")],
+                "os=ubuntu, osv=24.04 ",
+            ),
+            (&[("intent", "training")], "intent=training "),
+            (&[("intent", "inference")], "intent=inference "),
+        ];
+        for (pairs, rule) in table {
+            let recipe = store.build(&query(pairs));
+            assert!(
+                recipe.matched_rules.iter().any(|r| r.starts_with(rule)),
+                "{pairs:?}: {:?}",
+                recipe.matched_rules
+            );
+            assert_ne!(
+                recipe.measurements, base.measurements,
+                "{pairs:?} changes nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn built_in_version_ranges_pick_the_right_overlay() {
+        let store = RecipeStore::embedded().unwrap();
+        let find = |recipe: &Recipe, kind: &str, sub: &str, key: &str| {
+            recipe
+                .measurements
+                .iter()
+                .find(|m| m.kind == kind)
+                .and_then(|m| m.subtype(sub))
+                .and_then(|s| s.data.get(key))
+                .cloned()
+        };
+        let new_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "6.8.0-1024-aws"),
+        ]));
+        assert_eq!(
+            find(&new_kernel, "k8s", "policy", "driver.kernelModuleType"),
+            Some(Reading::Str("open".into()))
+        );
+        assert_eq!(find(&new_kernel, "os", "kmod", "nvidia_peermem"), None);
+        let old_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "5.4.0-1103-aws"),
+        ]));
+        assert_eq!(
+            find(&old_kernel, "os", "kmod", "nvidia_peermem"),
+            Some(Reading::Bool(true))
+        );
+        let k8s_131 = store.build(&query(&[("k8s", "v1.31.4-eks-1")]));
+        assert!(find(&k8s_131, "os", "grub", "systemd.unified_cgroup_hierarchy").is_some());
+        let k8s_130 = store.build(&query(&[("k8s", "v1.30.14-eks-3025e55")]));
+        assert!(find(&k8s_130, "os", "grub", "systemd.unified_cgroup_hierarchy").is_none());
+    }
+
+    #[test]
+    fn the_reference_node_gets_its_eks_h100_recipe() {
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[
+            ("kernel", "6.8.0-1024-aws"),
+            ("service", "eks"),
+            ("k8s", "v1.30.14-eks-3025e55"),
+            ("gpu", "h100"),
+        ]);
+        let recipe = store.build(&q);
+        let keys: Vec<_> = recipe
+            .matched_rules
+            .iter()
+            .map(|r| r.split(" (").next().unwrap_or_default())
+            .collect();
+        // Single-field overlays first, in file order (overlays/gpu.yaml before overlays/service.yaml).
+        assert_eq!(keys, ["gpu=h100", "service=eks", "service=eks, gpu=h100"]);
+    }
 }
