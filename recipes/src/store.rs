@@ -219,6 +219,24 @@ mod tests {
     }
 
     #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<RecipeStore>();
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[("gpu", "h200")]);
+        let expected = store.build(&q).measurements;
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, q) = (Arc::clone(&store), q.clone());
+                std::thread::spawn(move || store.build(&q).measurements)
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), expected);
+        }
+    }
+
+    #[test]
     fn the_embedded_data_loads_and_is_shared() {
         let one = RecipeStore::embedded().unwrap();
         let two = RecipeStore::embedded().unwrap();
