@@ -332,3 +332,47 @@ fn a_failed_write_leaves_nothing_and_exits_1() {
     assert!(out.stderr.contains("cannot write"), "{}", out.stderr);
     assert!(!path.exists());
 }
+
+/// The full loop on this machine: `eidos snapshot` through the real os collector, then
+/// `eidos recipe --snapshot` on what it wrote. The kernel (and os-release, where it names a known
+/// distribution) must come through as the query.
+#[test]
+fn a_snapshot_eidos_wrote_here_feeds_eidos_recipe() {
+    let dir = PluginDir::with(&["collector_os", "serializer_json", "serializer_yaml"]);
+    let temp = tempfile::tempdir().unwrap();
+    let snapshot = temp.path().join("snapshot.yaml");
+    let out = run(eidos(&[dir.path()]).args([
+        "snapshot",
+        "--collectors",
+        "os",
+        "-o",
+        snapshot.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = recipe(
+        &dir,
+        &["--snapshot", snapshot.to_str().unwrap(), "-f", "json"],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let request = &out.json()["request"];
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let kernel = kernel.trim().to_ascii_lowercase();
+    assert_eq!(
+        request["kernel"]
+            .as_str()
+            .map(|k| k.trim_start_matches('v')),
+        Some(kernel.as_str())
+    );
+    let os_release = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+        .unwrap_or_default();
+    let id = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .map(|v| v.trim_matches('"').to_ascii_lowercase());
+    let known = ["ubuntu", "rhel", "rocky", "cos", "amzn", "debian", "sles"];
+    match id {
+        Some(id) if known.contains(&id.as_str()) => assert_eq!(request["os"], id.as_str()),
+        _ => assert!(request.get("os").is_none(), "{request}"),
+    }
+}
