@@ -46,9 +46,21 @@ pub struct GlobalArgs {
     /// Search this directory for plugins first (repeatable; before EIDOS_PLUGIN_PATH).
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
     pub plugin_dirs: Vec<PathBuf>,
-    /// Search only --plugin-dir and EIDOS_PLUGIN_PATH, not the default directories.
-    #[arg(long, global = true, env = "EIDOS_NO_DEFAULT_PLUGIN_DIRS")]
+    /// Search only --plugin-dir, EIDOS_PLUGIN_PATH and the config file's plugin-dirs, not the
+    /// default directories.
+    #[arg(long, global = true, env = "EIDOS_NO_DEFAULT_PLUGIN_DIRS",
+          value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_default_plugin_dirs: bool,
+    /// Load only the plugins listed, with matching hashes, in this lock file.
+    #[arg(long, value_name = "FILE", global = true, env = "EIDOS_PLUGIN_LOCK")]
+    pub plugin_lock: Option<PathBuf>,
+    /// Load plugins even if their file or directory is writable by others or owned by another
+    /// user. For development only: never use it on a production node.
+    #[arg(long, global = true)]
+    pub allow_insecure_plugins: bool,
+    /// Configuration file (default: ~/.config/eidos/config.toml when present).
+    #[arg(long, value_name = "FILE", global = true, env = "EIDOS_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// The commands.
@@ -61,19 +73,43 @@ pub enum Command {
     /// Inspect the plugins eidos finds.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script.
     Completion(CompletionArgs),
+}
+
+/// `eidos config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting's effective value and where it came from (flag, env, file, default).
+    Show(ConfigShowArgs),
+}
+
+/// `eidos config show`.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// `eidos snapshot`.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Collectors to run, comma-separated (default: every collector found).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    /// Collectors to run, comma-separated (default: the config file's default-collectors, else
+    /// every collector found).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        env = "EIDOS_COLLECTORS"
+    )]
     pub collectors: Vec<String>,
-    /// Output format, by the names serializer plugins declare (default: from --output's
-    /// extension, else yaml).
-    #[arg(long, short = 'f')]
+    /// Output format, by the names serializer plugins declare (default: the config file's format,
+    /// else from --output's extension, else yaml).
+    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
     pub format: Option<String>,
     /// Write to FILE (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -81,9 +117,9 @@ pub struct SnapshotArgs {
     /// A collector option, NAME.KEY=VALUE (repeatable), e.g. systemd.bus=session.
     #[arg(long = "set", value_name = "NAME.KEY=VALUE")]
     pub set: Vec<String>,
-    /// Time each collector gets, e.g. 500ms, 5s, 1m.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Time each collector gets, e.g. 500ms, 5s, 1m (default: the config file's timeout, else 5s).
+    #[arg(long, value_parser = parse_duration, env = "EIDOS_TIMEOUT")]
+    pub timeout: Option<Duration>,
     /// Keep going when a collector fails; write what was collected and mark the snapshot
     /// incomplete (exit 0). Without it, the first failure stops the run (exit 1).
     #[arg(long)]
@@ -95,6 +131,17 @@ pub struct SnapshotArgs {
 pub enum PluginsCommand {
     /// List every plugin file found: name, kind, version, API version, path and status.
     List(PluginsListArgs),
+    /// Write a lock file (TOML) pinning the plugins that load now: name, kind, version, API
+    /// version, file name and SHA-256.
+    Lock(PluginsLockArgs),
+}
+
+/// `eidos plugins lock`.
+#[derive(Debug, Args)]
+pub struct PluginsLockArgs {
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `eidos plugins list`.
@@ -123,6 +170,9 @@ pub struct CompletionArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
+
+/// The default per-collector timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Parses a duration such as `500ms`, `5s` or `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -2,28 +2,44 @@
 
 mod cli;
 mod commands;
+mod config;
 mod error;
 mod host;
 mod logging;
 
 use clap::Parser;
-use cli::{Cli, Command, PluginsCommand};
+use cli::{Cli, Command, ConfigCommand, PluginsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.global.debug, cli.global.log_json);
-    let result = match &cli.command {
-        Command::Snapshot(args) => commands::snapshot::run(&cli.global, args),
-        Command::Recipe(args) => commands::recipe::run(&cli.global, args),
-        Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&cli.global, args),
-        Command::Completion(args) => commands::completion::run(args),
-    };
+    let result = run(&cli);
     match result {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+fn run(cli: &Cli) -> error::CliResult {
+    if let Command::Completion(args) = &cli.command {
+        return commands::completion::run(args);
+    }
+    let config =
+        config::Config::load(cli.global.config.as_deref()).map_err(error::CliError::usage)?;
+    let ctx = commands::Context {
+        global: cli.global.clone(),
+        config,
+    };
+    match &cli.command {
+        Command::Snapshot(args) => commands::snapshot::run(&ctx, args),
+        Command::Recipe(args) => commands::recipe::run(&ctx, args),
+        Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&ctx, args),
+        Command::Plugins(PluginsCommand::Lock(args)) => commands::plugins::lock(&ctx, args),
+        Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
+        Command::Completion(args) => commands::completion::run(args),
     }
 }

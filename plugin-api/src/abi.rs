@@ -2,10 +2,13 @@
 //!
 //! The surface is deliberately tiny: one `abi_stable` prefix-type root module holding three
 //! `extern "C"` entry points whose arguments and results are versioned JSON documents (see
-//! [`crate::wire`]) or plain bytes. A prefix type lets a later minor API version append entry points
-//! without breaking plugins built earlier; the JSON documents let fields be added with serde
-//! defaults. abi_stable checks, when the host loads a library, that the library was built against a
-//! compatible `eidos-plugin-api` (same major version) and that the root module's layout matches.
+//! [`crate::wire`]) or plain bytes. The contract grows inside those documents (fields added with
+//! serde defaults), not here: abi_stable's layout check lets a plugin's root module have more fields
+//! than the host's but never fewer, so a host with an appended entry point would refuse every plugin
+//! built before it. The root module therefore stays as it is for a whole major version (see
+//! `docs/plugin-api-compatibility.md`). abi_stable checks, when the host loads a library, that the
+//! library was built against a compatible `eidos-plugin-api` (same major version) and that the root
+//! module's layout matches.
 //!
 //! Plugin authors never use this module: the [`crate::export_collector!`] and
 //! [`crate::export_serializer!`] macros build the root module.

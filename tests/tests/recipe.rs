@@ -10,8 +10,78 @@ fn plugins() -> PluginDir {
     PluginDir::with(&["serializer_json", "serializer_yaml"])
 }
 
+/// `eidos recipe ARGS` with the recipe command's own environment variables cleared.
 fn recipe(dir: &PluginDir, args: &[&str]) -> Run {
-    run(eidos(&[dir.path()]).arg("recipe").args(args))
+    run(recipe_command(dir).args(args))
+}
+
+fn recipe_command(dir: &PluginDir) -> std::process::Command {
+    let mut cmd = eidos(&[dir.path()]);
+    cmd.env_remove("EIDOS_RECIPES")
+        .env_remove("EIDOS_FORMAT")
+        .arg("recipe");
+    cmd
+}
+
+/// A recipe directory whose base sets swappiness to `value`.
+fn recipe_dir(value: &str) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("base.yaml"),
+        format!("measurements:\n  - type: os\n    subtypes:\n      - subtype: sysctl\n        data: {{/proc/sys/vm/swappiness: \"{value}\"}}\n"),
+    )
+    .unwrap();
+    data
+}
+
+fn swappiness(out: &Run) -> Value {
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    subtype(&out.json(), "os", "sysctl")["data"]["/proc/sys/vm/swappiness"].clone()
+}
+
+#[test]
+fn recipe_data_and_format_come_from_flag_then_environment_then_config_file() {
+    let dir = plugins();
+    let (from_flag, from_env, from_file) = (recipe_dir("1"), recipe_dir("2"), recipe_dir("3"));
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "format = \"json\"\nrecipes = {:?}\n",
+            from_file.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let file_only = run(recipe_command(&dir).args(["--config", config]));
+    assert_eq!(
+        swappiness(&file_only),
+        "3",
+        "config file: recipes and format (json)"
+    );
+    let env = run(recipe_command(&dir)
+        .env("EIDOS_RECIPES", from_env.path())
+        .args(["--config", config]));
+    assert_eq!(swappiness(&env), "2");
+    let flag = run(recipe_command(&dir)
+        .env("EIDOS_RECIPES", from_env.path())
+        .args([
+            "--config",
+            config,
+            "--recipes",
+            from_flag.path().to_str().unwrap(),
+        ]));
+    assert_eq!(swappiness(&flag), "1");
+    let yaml = run(recipe_command(&dir)
+        .env("EIDOS_FORMAT", "yaml")
+        .args(["--config", config]));
+    assert_eq!(yaml.code, Some(0), "{}", yaml.stderr);
+    assert!(
+        yaml.stdout.starts_with("payloadVersion:"),
+        "{}",
+        yaml.stdout
+    );
 }
 
 /// The subtype `name` of measurement `kind` in a recipe document.

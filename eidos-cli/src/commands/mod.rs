@@ -1,21 +1,60 @@
 //! One module per command.
 
 pub mod completion;
+pub mod config;
 pub mod plugins;
 pub mod recipe;
 pub mod snapshot;
 
 use crate::cli::GlobalArgs;
+use crate::config::Config;
+use crate::error::{CliError, CliResult};
 use crate::host::discovery::SearchPathSpec;
+use crate::host::loader::LoadPolicy;
+use crate::host::lock::Lock;
 use crate::host::registry::Registry;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// The plugin registry for the search path the global options describe.
-pub fn registry(global: &GlobalArgs) -> Registry {
-    let spec =
-        SearchPathSpec::from_environment(global.plugin_dirs.clone(), global.no_default_plugin_dirs);
-    let registry = Registry::discover(spec.dirs());
-    for dir in registry.dirs() {
-        tracing::debug!(dir = %dir.path.display(), source = ?dir.source, "plugin search path");
+/// What every command gets: the global options and the loaded configuration.
+pub struct Context {
+    /// The global command-line options.
+    pub global: GlobalArgs,
+    /// The configuration file's contents.
+    pub config: Config,
+}
+
+impl Context {
+    /// The plugin lock in force: `--plugin-lock` / `EIDOS_PLUGIN_LOCK`, else the config file's.
+    pub fn lock_path(&self) -> Option<PathBuf> {
+        self.global
+            .plugin_lock
+            .clone()
+            .or_else(|| self.config.file.plugin_lock.clone())
     }
-    registry
+
+    /// The plugin registry for the configured search path and load policy.
+    pub fn registry(&self) -> CliResult<Registry> {
+        let lock = match self.lock_path() {
+            Some(path) => Some(Arc::new(Lock::read(&path).map_err(CliError::usage)?)),
+            None => None,
+        };
+        if self.global.allow_insecure_plugins {
+            tracing::warn!("--allow-insecure-plugins: plugin ownership and permission checks are off (development only)");
+        }
+        let policy = LoadPolicy {
+            lock,
+            allow_insecure: self.global.allow_insecure_plugins,
+        };
+        let spec = SearchPathSpec::from_environment(
+            self.global.plugin_dirs.clone(),
+            self.config.file.plugin_dirs.clone().unwrap_or_default(),
+            self.global.no_default_plugin_dirs,
+        );
+        let registry = Registry::discover(spec.dirs(), policy);
+        for dir in registry.dirs() {
+            tracing::debug!(dir = %dir.path.display(), source = ?dir.source, "plugin search path");
+        }
+        Ok(registry)
+    }
 }

@@ -1,13 +1,16 @@
 //! `eidos plugins list`: every plugin file on the search path and its state.
 
-use crate::cli::{GlobalArgs, ListFormat, PluginsListArgs};
+use super::Context;
+use crate::cli::{ListFormat, PluginsListArgs, PluginsLockArgs};
 use crate::error::{CliError, CliResult};
+use crate::host::lock::{read_file, sha256_hex, Lock, LockedPlugin, LOCK_VERSION};
+use crate::host::output;
 use crate::host::registry::{PluginEntry, PluginStatus};
 use comfy_table::{presets, ContentArrangement, Table};
 
 /// Lists the plugins.
-pub fn list(global: &GlobalArgs, args: &PluginsListArgs) -> CliResult {
-    let mut registry = super::registry(global);
+pub fn list(ctx: &Context, args: &PluginsListArgs) -> CliResult {
+    let mut registry = ctx.registry()?;
     let entries = registry.entries();
     let text = match args.format {
         ListFormat::Json => {
@@ -17,6 +20,49 @@ pub fn list(global: &GlobalArgs, args: &PluginsListArgs) -> CliResult {
         ListFormat::Table => table(&entries),
     };
     crate::host::output::emit(text.as_bytes(), None).map_err(CliError::runtime)
+}
+
+/// Writes a lock file pinning every plugin that loads now.
+pub fn lock(ctx: &Context, args: &PluginsLockArgs) -> CliResult {
+    let mut registry = ctx.registry()?;
+    let mut plugins = Vec::new();
+    for entry in registry.entries() {
+        match &entry.status {
+            PluginStatus::Loaded => {}
+            PluginStatus::Shadowed { .. } => continue,
+            PluginStatus::Refused { reason } => {
+                tracing::warn!("not locked: {reason}");
+                continue;
+            }
+        }
+        let bytes = read_file(&entry.path).map_err(|e| {
+            CliError::runtime(anyhow::anyhow!("reading {}: {e}", entry.path.display()))
+        })?;
+        plugins.push(LockedPlugin {
+            name: entry.name.clone(),
+            kind: entry.kind.to_string(),
+            version: entry.version.clone().unwrap_or_default(),
+            api_version: entry.api_version.clone().unwrap_or_default(),
+            file: entry
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: sha256_hex(&bytes),
+        });
+    }
+    if plugins.is_empty() {
+        return Err(CliError::runtime(anyhow::anyhow!(
+            "no plugin loads, so there is nothing to lock"
+        )));
+    }
+    plugins.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    let lock = Lock {
+        version: LOCK_VERSION,
+        plugins,
+        source: String::new(),
+    };
+    output::emit(lock.to_toml().as_bytes(), args.output.as_deref()).map_err(CliError::runtime)
 }
 
 fn table(entries: &[PluginEntry]) -> String {

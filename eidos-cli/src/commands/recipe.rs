@@ -1,11 +1,11 @@
 //! `eidos recipe`: the recommended configuration for a query given by flags, derived from a
 //! snapshot, or both (flags win), written through a serializer plugin.
 
-use crate::cli::GlobalArgs;
+use super::Context;
 use crate::error::{CliError, CliResult};
 use crate::host::output::{self, OutputError};
 use crate::usage_error;
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use eidos_plugin_api::model::SNAPSHOT_KIND;
 use eidos_plugin_api::Snapshot;
@@ -45,12 +45,12 @@ pub struct RecipeArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
-    /// data built into eidos.
-    #[arg(long, value_name = "DIR")]
+    /// data built into eidos (default: the config file's `recipes`, else built in).
+    #[arg(long, value_name = "DIR", env = "EIDOS_RECIPES")]
     pub recipes: Option<PathBuf>,
     /// Output format, by the names serializer plugins declare (default: from --output's
-    /// extension, else yaml).
-    #[arg(long, short = 'f')]
+    /// extension, else the config file's `format`, else yaml).
+    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
     pub format: Option<String>,
     /// Write to FILE (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -58,11 +58,12 @@ pub struct RecipeArgs {
 }
 
 /// Runs `eidos recipe`.
-pub fn run(global: &GlobalArgs, args: &RecipeArgs) -> CliResult {
-    let mut registry = super::registry(global);
+pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
+    let mut registry = ctx.registry()?;
     let format = args
         .format
         .clone()
+        .or_else(|| ctx.config.file.format.clone())
         .unwrap_or_else(|| output::default_format(args.output.as_deref()).to_owned());
     // Resolve the serializer first, so that a wrong --format fails before any work.
     registry.serializer_for(&format).map_err(CliError::usage)?;
@@ -73,7 +74,8 @@ pub fn run(global: &GlobalArgs, args: &RecipeArgs) -> CliResult {
         tracing::debug!(?derived, "query derived from the snapshot");
         query = query.or(&derived);
     }
-    let store = load_store(args.recipes.as_deref())?;
+    let recipes = args.recipes.as_ref().or(ctx.config.file.recipes.as_ref());
+    let store = load_store(recipes.map(PathBuf::as_path))?;
     let recipe = store.build(&query);
     for rule in &recipe.matched_rules {
         tracing::debug!(rule = %rule, "overlay applied");

@@ -1,30 +1,41 @@
 //! `eidos snapshot`: runs the selected collectors concurrently and writes the snapshot.
 
-use crate::cli::{GlobalArgs, SnapshotArgs};
+use super::Context;
+use crate::cli::{SnapshotArgs, DEFAULT_TIMEOUT};
 use crate::error::{CliError, CliResult};
 use crate::host::collect::{self, Job, JobResult, Settings};
 use crate::host::output::{self, OutputError};
 use crate::host::registry::Registry;
 use crate::host::{discovery, options};
 use crate::usage_error;
-use anyhow::Context;
+use anyhow::Context as _;
 use eidos_plugin_api::model::{CollectorStatus, Metadata};
 use eidos_plugin_api::{PluginKind, Snapshot};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Runs `eidos snapshot`.
-pub fn run(global: &GlobalArgs, args: &SnapshotArgs) -> CliResult {
-    let mut registry = super::registry(global);
+pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
+    let mut registry = ctx.registry()?;
     let format = args
         .format
         .clone()
+        .or_else(|| ctx.config.file.format.clone())
         .unwrap_or_else(|| output::default_format(args.output.as_deref()).to_owned());
     // Resolve the serializer before collecting, so that a wrong --format fails at once.
     registry.serializer_for(&format).map_err(CliError::usage)?;
+    let timeout = match args.timeout {
+        Some(t) => t,
+        None => ctx
+            .config
+            .timeout()
+            .map_err(CliError::usage)?
+            .unwrap_or(DEFAULT_TIMEOUT),
+    };
 
-    let jobs = select_collectors(&mut registry, args)?;
+    let jobs = select_collectors(ctx, &mut registry, args)?;
     let settings = Settings {
-        timeout: args.timeout,
+        timeout,
         best_effort: args.best_effort,
         host_root: std::env::var("EIDOS_HOST_ROOT").unwrap_or_else(|_| "/".to_owned()),
     };
@@ -79,11 +90,25 @@ fn output_error(e: OutputError) -> CliError {
     }
 }
 
-/// The jobs for the selected collectors (default: every collector that loads).
-fn select_collectors(registry: &mut Registry, args: &SnapshotArgs) -> CliResult<Vec<Job>> {
+/// The jobs for the selected collectors (default: the config file's default-collectors, else every
+/// collector that loads), with options from the config file overridden by `--set`.
+fn select_collectors(
+    ctx: &Context,
+    registry: &mut Registry,
+    args: &SnapshotArgs,
+) -> CliResult<Vec<Job>> {
     let available = registry.names(PluginKind::Collector);
     let mut plugins = Vec::new();
-    if args.collectors.is_empty() {
+    let wanted: Vec<String> = if args.collectors.is_empty() {
+        ctx.config
+            .file
+            .default_collectors
+            .clone()
+            .unwrap_or_default()
+    } else {
+        args.collectors.clone()
+    };
+    if wanted.is_empty() {
         plugins = registry.load_all(PluginKind::Collector);
         if plugins.is_empty() {
             return Err(CliError::runtime(anyhow::anyhow!(
@@ -93,7 +118,7 @@ fn select_collectors(registry: &mut Registry, args: &SnapshotArgs) -> CliResult<
         }
     } else {
         let mut seen = Vec::new();
-        for name in &args.collectors {
+        for name in &wanted {
             let name = name.trim();
             let key = discovery::normalize_name(name);
             if name.is_empty() || seen.contains(&key) {
@@ -121,7 +146,10 @@ fn select_collectors(registry: &mut Registry, args: &SnapshotArgs) -> CliResult<
         }
     }
     let manifests: Vec<_> = plugins.iter().map(|p| &p.manifest).collect();
-    let mut by_collector = options::resolve(&args.set, &manifests).map_err(CliError::usage)?;
+    let mut by_collector = file_options(ctx, &manifests, &available)?;
+    for (collector, set) in options::resolve(&args.set, &manifests).map_err(CliError::usage)? {
+        by_collector.entry(collector).or_default().extend(set);
+    }
     Ok(plugins
         .into_iter()
         .map(|plugin| {
@@ -131,6 +159,50 @@ fn select_collectors(registry: &mut Registry, args: &SnapshotArgs) -> CliResult<
             Job { plugin, options }
         })
         .collect())
+}
+
+/// Options for the selected collectors from the config file's `[collectors.NAME]` tables. Tables for
+/// collectors that are not selected are ignored; a key a selected collector does not declare is an
+/// error naming the file.
+fn file_options(
+    ctx: &Context,
+    selected: &[&eidos_plugin_api::Manifest],
+    available: &[String],
+) -> CliResult<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let file = ctx
+        .config
+        .path
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    for (collector, table) in &ctx.config.file.collectors {
+        let Some(manifest) = selected.iter().find(|m| m.name == *collector) else {
+            if !available.contains(collector) {
+                tracing::warn!(
+                    "config file {file}: [collectors.{collector}] names no installed collector"
+                );
+            }
+            continue;
+        };
+        for (key, value) in table {
+            if !manifest.options.iter().any(|o| o.key == *key) {
+                let known: Vec<_> = manifest.options.iter().map(|o| o.key.as_str()).collect();
+                return Err(usage_error!(
+                    "config file {file}: [collectors.{collector}] has unknown option {key:?} ({})",
+                    if known.is_empty() {
+                        "it takes no options".to_owned()
+                    } else {
+                        format!("known options: {}", known.join(", "))
+                    }
+                ));
+            }
+            out.entry(collector.clone())
+                .or_default()
+                .insert(key.clone(), value.as_setting());
+        }
+    }
+    Ok(out)
 }
 
 fn search_path(registry: &Registry) -> String {

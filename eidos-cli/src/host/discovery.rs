@@ -28,6 +28,8 @@ pub enum DirSource {
     Flag,
     /// The `EIDOS_PLUGIN_PATH` environment variable.
     Env,
+    /// `plugin-dirs` in the config file.
+    Config,
     /// The directory of the `eidos` executable, or its `plugins/` subfolder.
     Executable,
     /// The user's data directory (`…/eidos/plugins`).
@@ -52,6 +54,8 @@ pub struct SearchPathSpec {
     pub flag_dirs: Vec<PathBuf>,
     /// The value of `EIDOS_PLUGIN_PATH` (colon-separated), if set.
     pub env_path: Option<String>,
+    /// `plugin-dirs` from the config file.
+    pub config_dirs: Vec<PathBuf>,
     /// The running executable (its directory and `plugins/` subfolder are searched).
     pub executable: Option<PathBuf>,
     /// The user data directory for plugins.
@@ -63,10 +67,15 @@ pub struct SearchPathSpec {
 impl SearchPathSpec {
     /// The spec for this process: the given flags, the environment, the executable's location and
     /// the platform's user data directory.
-    pub fn from_environment(flag_dirs: Vec<PathBuf>, only_explicit: bool) -> Self {
+    pub fn from_environment(
+        flag_dirs: Vec<PathBuf>,
+        config_dirs: Vec<PathBuf>,
+        only_explicit: bool,
+    ) -> Self {
         SearchPathSpec {
             flag_dirs,
             env_path: std::env::var("EIDOS_PLUGIN_PATH").ok(),
+            config_dirs,
             executable: std::env::current_exe().ok(),
             user_dir: directories::ProjectDirs::from("", "", "eidos")
                 .map(|dirs| dirs.data_dir().join("plugins")),
@@ -87,6 +96,9 @@ impl SearchPathSpec {
         }
         for dir in self.env_path.as_deref().unwrap_or("").split(':') {
             push(PathBuf::from(dir), DirSource::Env);
+        }
+        for dir in &self.config_dirs {
+            push(dir.clone(), DirSource::Config);
         }
         if self.only_explicit {
             return dirs;
@@ -229,6 +241,7 @@ mod tests {
         let spec = SearchPathSpec {
             flag_dirs: vec!["/f1".into(), "/f2".into()],
             env_path: Some("/e1::/e2".into()),
+            config_dirs: vec!["/c1".into()],
             executable: Some("/opt/eidos/bin/eidos".into()),
             user_dir: Some("/home/u/.local/share/eidos/plugins".into()),
             only_explicit: false,
@@ -239,6 +252,7 @@ mod tests {
             "/f2",
             "/e1",
             "/e2",
+            "/c1",
             "/opt/eidos/bin",
             "/opt/eidos/bin/plugins",
             "/home/u/.local/share/eidos/plugins",
@@ -253,7 +267,7 @@ mod tests {
             only_explicit: true,
             ..spec
         };
-        assert_eq!(explicit.dirs().len(), 4);
+        assert_eq!(explicit.dirs().len(), 5);
     }
 
     #[test]

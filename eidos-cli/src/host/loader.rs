@@ -8,6 +8,8 @@
 //! loading. Libraries are never unloaded (a timed-out collector may still be running in one).
 
 use super::discovery::{normalize_name, Candidate};
+use super::lock::{read_file, sha256_hex, Lock, SealedCopy};
+use super::security::{check_plugin_file, Insecure};
 use eidos_plugin_api::abi::PluginModuleRef;
 use eidos_plugin_api::abi_stable::library::{lib_header_from_path, LibraryError};
 use eidos_plugin_api::abi_stable::std_types::RStr;
@@ -15,6 +17,16 @@ use eidos_plugin_api::wire::{CollectRequest, CollectResponse, SerializeRequest};
 use eidos_plugin_api::{Manifest, PLUGIN_API_VERSION};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// What the host requires of a plugin file before loading it.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPolicy {
+    /// The plugin lock in force, if any.
+    pub lock: Option<Arc<Lock>>,
+    /// Skip the ownership and permission checks (development only).
+    pub allow_insecure: bool,
+}
 
 /// Why a library was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +66,52 @@ pub enum LoadError {
         /// abi_stable's explanation.
         reason: String,
     },
+    /// The file or its directory could be written by someone else.
+    #[error("refusing {path}: {reason}")]
+    Insecure {
+        /// The plugin file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: Insecure,
+    },
+    /// A lock is in force and does not list this file.
+    #[error("{path} is not in the plugin lock {lock}")]
+    NotInLock {
+        /// The plugin file.
+        path: PathBuf,
+        /// The lock file.
+        lock: String,
+    },
+    /// A lock is in force and the file's hash differs from the locked one.
+    #[error("{path} does not match the plugin lock: hash mismatch (locked sha256 {expected}, file has {found})")]
+    HashMismatch {
+        /// The plugin file.
+        path: PathBuf,
+        /// The locked hash.
+        expected: String,
+        /// The file's hash.
+        found: String,
+    },
+    /// A lock is in force and the plugin's manifest differs from the locked entry.
+    #[error("{path} does not match the plugin lock: {field} mismatch (locked {locked:?}, plugin says {found:?})")]
+    LockMismatch {
+        /// The plugin file.
+        path: PathBuf,
+        /// version, api-version, name or kind.
+        field: &'static str,
+        /// The locked value.
+        locked: String,
+        /// The plugin's value.
+        found: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The plugin file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
     /// The manifest is unreadable or contradicts the file name.
     #[error("{path} has an invalid manifest: {reason}")]
     Manifest {
@@ -83,12 +141,92 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
-/// Loads and checks the plugin in `candidate`.
-pub fn load(candidate: &Candidate) -> Result<LoadedPlugin, LoadError> {
-    load_path(
-        &candidate.path,
-        Some((candidate.kind, candidate.name.as_str())),
-    )
+/// Loads and checks the plugin in `candidate` under `policy`: ownership and permissions first
+/// (unless allowed), then, with a lock in force, the file name and hash, loading the very bytes that
+/// were hashed; then the API version, layout and manifest.
+pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, LoadError> {
+    let path = &candidate.path;
+    if !policy.allow_insecure {
+        check_plugin_file(path).map_err(|reason| LoadError::Insecure {
+            path: path.clone(),
+            reason,
+        })?;
+    }
+    let expected = Some((candidate.kind, candidate.name.as_str()));
+    let Some(lock) = &policy.lock else {
+        return load_path(path, expected);
+    };
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let entry = lock.entry(file_name).ok_or_else(|| LoadError::NotInLock {
+        path: path.clone(),
+        lock: lock.source.clone(),
+    })?;
+    let bytes = read_file(path).map_err(|e| LoadError::Read {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let found = sha256_hex(&bytes);
+    if !found.eq_ignore_ascii_case(&entry.sha256) {
+        return Err(LoadError::HashMismatch {
+            path: path.clone(),
+            expected: entry.sha256.clone(),
+            found,
+        });
+    }
+    let sealed = SealedCopy::new(&candidate.name, &bytes)
+        .map_err(|e| LoadError::Read {
+            path: path.clone(),
+            reason: format!("making a sealed copy: {e}"),
+        })?
+        .keep_open_for_process();
+    let mut plugin = load_path(&sealed, expected).map_err(|e| rename(e, &sealed, path))?;
+    plugin.path = path.clone();
+    let m = &plugin.manifest;
+    let kind = m.kind.to_string();
+    for (field, locked, found) in [
+        ("name", &entry.name, &m.name),
+        ("kind", &entry.kind, &kind),
+        ("version", &entry.version, &m.version),
+        ("api-version", &entry.api_version, &m.api_version),
+    ] {
+        if locked != found {
+            return Err(LoadError::LockMismatch {
+                path: path.clone(),
+                field,
+                locked: locked.clone(),
+                found: found.clone(),
+            });
+        }
+    }
+    Ok(plugin)
+}
+
+/// Replaces the sealed copy's `/proc/self/fd` path with the plugin file's path in an error.
+fn rename(error: LoadError, from: &Path, to: &Path) -> LoadError {
+    match error {
+        LoadError::IncompatibleApi {
+            expected, found, ..
+        } => LoadError::IncompatibleApi {
+            path: to.to_owned(),
+            expected,
+            found,
+        },
+        LoadError::NotAPlugin { .. } => LoadError::NotAPlugin {
+            path: to.to_owned(),
+        },
+        other => {
+            let text = other
+                .to_string()
+                .replace(&from.display().to_string(), &to.display().to_string());
+            LoadError::Abi {
+                path: to.to_owned(),
+                reason: text,
+            }
+        }
+    }
 }
 
 /// Loads and checks the plugin library at `path`; when `expected` is given, the manifest's kind and
@@ -149,8 +287,37 @@ fn classify(path: &Path, error: LibraryError) -> LoadError {
         },
         other => LoadError::Abi {
             path,
-            reason: other.to_string(),
+            reason: summarize_abi_error(&other.to_string()),
         },
+    }
+}
+
+/// abi_stable explains a layout mismatch with a dump of both type layouts (over a hundred lines);
+/// an operator needs its verdict, the text after the last `Error:` marker, on one line.
+fn summarize_abi_error(text: &str) -> String {
+    let verdict = text.rsplit_once("Error:").map_or(text, |(_, tail)| tail);
+    let one_line = verdict.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = one_line.chars().take(300).collect();
+    if one_line.chars().count() > 300 {
+        short.push_str(" …");
+    }
+    if short.is_empty() {
+        "the root module's layout does not match this eidos".to_owned()
+    } else {
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_abi_error;
+
+    #[test]
+    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
+        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
+        assert_eq!(summarize_abi_error(dump), "Too many fields: expected 4, found 3");
+        assert_eq!(summarize_abi_error("plain message"), "plain message");
+        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
 }
 

@@ -3,6 +3,8 @@
 pub mod collect;
 pub mod discovery;
 pub mod loader;
+pub mod lock;
 pub mod options;
 pub mod output;
 pub mod registry;
+pub mod security;

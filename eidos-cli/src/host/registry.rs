@@ -4,7 +4,7 @@
 //! `eidos snapshot --collectors os --format json` opens exactly two libraries.
 
 use super::discovery::{discover, normalize_name, Candidate, SearchDir};
-use super::loader::{load, LoadError, LoadedPlugin};
+use super::loader::{load, LoadError, LoadPolicy, LoadedPlugin};
 use eidos_plugin_api::PluginKind;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -64,16 +64,18 @@ pub struct UnknownFormat {
 /// The plugins found on a search path.
 pub struct Registry {
     dirs: Vec<SearchDir>,
+    policy: LoadPolicy,
     candidates: Vec<Candidate>,
     loaded: HashMap<PathBuf, Result<LoadedPlugin, LoadError>>,
 }
 
 impl Registry {
-    /// Lists the plugin files in `dirs` (nothing is loaded yet).
-    pub fn discover(dirs: Vec<SearchDir>) -> Self {
+    /// Lists the plugin files in `dirs` (nothing is loaded yet); they will be loaded under `policy`.
+    pub fn discover(dirs: Vec<SearchDir>, policy: LoadPolicy) -> Self {
         let candidates = discover(&dirs);
         Registry {
             dirs,
+            policy,
             candidates,
             loaded: HashMap::new(),
         }
@@ -106,7 +108,7 @@ impl Registry {
         self.loaded
             .entry(candidate.path.clone())
             .or_insert_with(|| {
-                let result = load(candidate);
+                let result = load(candidate, &self.policy);
                 match &result {
                     Ok(p) => tracing::debug!(path = %p.path.display(), name = %p.manifest.name, "plugin loaded"),
                     Err(e) => tracing::warn!("plugin refused: {e}"),

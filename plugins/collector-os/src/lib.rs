@@ -1,6 +1,10 @@
 //! The `os` collector plugin: reads the kernel command line (`grub`), loaded kernel modules (`kmod`),
 //! every readable sysctl under `/proc/sys` (`sysctl`) and `/etc/os-release` (`release`).
 //!
+//! Per-interface network sysctls (`net/ipv{4,6}/{conf,neigh}/IFACE/…`) are read only for `all` and
+//! `default` unless `--set os.sysctl-interfaces=true`: a node with a veth per pod has hundreds of
+//! interfaces, whose entries would dominate the snapshot and differ on every node.
+//!
 //! Every path is read under the host root (`--set os.root=/host`, else the host's `EIDOS_HOST_ROOT`,
 //! else `/`), so that a pod with the node's filesystem mounted at `/host` reports the node. Nothing
 //! is executed: these are plain file reads.
@@ -25,10 +29,13 @@ pub struct OsCollector;
 impl Collector for OsCollector {
     const NAME: &'static str = "os";
     const DESCRIPTION: &'static str = "kernel command line, kernel modules, sysctl and os-release";
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[(
-        "root",
-        "directory the node's root filesystem is mounted at (default: the host root, usually /)",
-    )];
+    const OPTIONS: &'static [(&'static str, &'static str)] = &[
+        ("root", "directory the node's root filesystem is mounted at (default: the host root, usually /)"),
+        (
+            "sysctl-interfaces",
+            "true to also read per-interface net conf/neigh sysctls (default false: only all and default)",
+        ),
+    ];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let root: PathBuf = match ctx.option("root") {
@@ -75,7 +82,8 @@ pub fn collect_under(root: &Path, ctx: &CollectContext<'_>) -> Result<Outcome, C
     }
     ctx.check_cancelled()?;
 
-    subtypes.push(sysctl::read_sysctl(&at("/proc/sys"), ctx)?);
+    let per_interface = ctx.bool_option("sysctl-interfaces", false)?;
+    subtypes.push(sysctl::read_sysctl(&at("/proc/sys"), per_interface, ctx)?);
 
     let release = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()

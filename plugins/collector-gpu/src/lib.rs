@@ -1,0 +1,149 @@
+//! The `gpu` collector plugin: NVIDIA GPUs read in-process through NVML (`nvml-wrapper`).
+//!
+//! The measurement has a summary subtype, `smi` (named and keyed as the Go tool's, which parsed
+//! `nvidia-smi -q -x`: `driver`, `cuda-version`, `gpu-count`, `gpu.model`, …, plus `nvml-version`),
+//! and one subtype per GPU, `gpu-INDEX`, with its identity, modes, limits, clocks, PCIe and NVLink.
+//!
+//! NVML is loaded from `libnvidia-ml.so.1` (or `--set gpu.nvml=PATH`), initialised once per
+//! collection and shut down at its end. No library, a library that is not NVML, no driver, or no
+//! GPUs is "not applicable", with NVML's reason. A query this GPU or driver does not support is
+//! left out; a query that fails is left out with a warning. Neither stops the collection.
+
+pub mod facts;
+pub mod library;
+pub mod mapping;
+pub mod reader;
+
+use eidos_plugin_api::{
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
+};
+use library::OpenError;
+
+/// Collects the GPU measurement.
+pub struct GpuCollector;
+
+impl Collector for GpuCollector {
+    const NAME: &'static str = "gpu";
+    const DESCRIPTION: &'static str =
+        "NVIDIA GPUs through NVML: driver, CUDA, and per GPU identity, modes, limits, PCIe, NVLink";
+    const OPTIONS: &'static [(&'static str, &'static str)] = &[
+        (
+            "nvml",
+            "NVML library to load: a path, or a file name the loader finds (default libnvidia-ml.so.1)",
+        ),
+        (
+            "serials",
+            "also collect board serial numbers (true/false, default false)",
+        ),
+    ];
+
+    fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+        let library = match ctx.option("nvml") {
+            Some(path) if path.trim().is_empty() => {
+                return Err(CollectError::InvalidOption {
+                    key: "nvml".into(),
+                    value: path.into(),
+                    expected: "a path or file name of the NVML library".into(),
+                })
+            }
+            Some(path) => path,
+            None => library::DEFAULT_LIBRARY,
+        };
+        let serials = ctx.bool_option("serials", false)?;
+        collect_with(library, serials, ctx)
+    }
+}
+
+/// Collects through the NVML library at `library`.
+pub fn collect_with(
+    library: &str,
+    serials: bool,
+    ctx: &CollectContext<'_>,
+) -> Result<Outcome, CollectError> {
+    let nvml = match library::open(library) {
+        Ok(nvml) => nvml,
+        Err(OpenError::NotApplicable(reason)) => {
+            tracing::debug!(%reason, "gpu collector not applicable");
+            return Ok(Outcome::not_applicable(reason));
+        }
+        Err(OpenError::Failed(reason)) => return Err(CollectError::Failed(reason)),
+    };
+    let read = read_all(&nvml, serials, ctx);
+    // Shut down on every path, cancellation included; a failed shutdown loses nothing read.
+    let shutdown = nvml.shutdown();
+    let (system, gpus) = read?;
+    if system.gpu_count == 0 {
+        return Ok(Outcome::not_applicable(format!(
+            "NVML ({library}) found no GPUs"
+        )));
+    }
+    let mut mapped = mapping::map_all(&system, &gpus);
+    if let Err(error) = shutdown {
+        mapped
+            .warnings
+            .push(format!("NVML shutdown failed: {error}"));
+    }
+    Ok(Outcome::Collected(Collection {
+        measurements: vec![Measurement::new(MeasurementType::Gpu, mapped.subtypes)],
+        warnings: mapped.warnings,
+    }))
+}
+
+fn read_all(
+    nvml: &nvml_wrapper::Nvml,
+    serials: bool,
+    ctx: &CollectContext<'_>,
+) -> Result<(facts::SystemFacts, Vec<facts::GpuFacts>), CollectError> {
+    let system = reader::read_system(nvml)
+        .map_err(|e| CollectError::failed(format!("NVML could not count the GPUs: {e}")))?;
+    let gpus = read_gpus(nvml, system.gpu_count, serials, ctx)?;
+    Ok((system, gpus))
+}
+
+/// Reads every GPU, one thread per GPU: each NVML query is a round trip to the driver (about
+/// 20 ms for all of one H200's queries), and NVML is thread-safe, so the GPUs' reads can overlap
+/// instead of adding up. Each thread checks for
+/// cancellation before its GPU; the collection returns `Cancelled` if it was asked to stop. If a
+/// thread cannot be started, that GPU is read on this thread.
+fn read_gpus(
+    nvml: &nvml_wrapper::Nvml,
+    count: u32,
+    serials: bool,
+    ctx: &CollectContext<'_>,
+) -> Result<Vec<facts::GpuFacts>, CollectError> {
+    ctx.check_cancelled()?;
+    let read_one = |index: u32| -> Option<facts::GpuFacts> {
+        let cancelled = || ctx.is_cancelled();
+        (!cancelled()).then(|| reader::read_gpu(nvml, index, serials, &cancelled))
+    };
+    let results: Vec<Option<facts::GpuFacts>> = std::thread::scope(|scope| {
+        let spawned: Vec<_> = (0..count)
+            .map(|index| {
+                let thread = std::thread::Builder::new()
+                    .name(format!("eidos-gpu-{index}"))
+                    .spawn_scoped(scope, move || read_one(index));
+                (index, thread)
+            })
+            .collect();
+        spawned
+            .into_iter()
+            .map(|(index, thread)| match thread {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    let mut failed = facts::GpuFacts::unsupported(index);
+                    failed.name = Err(facts::Unavailable::Failed(
+                        "reading this GPU panicked".to_owned(),
+                    ));
+                    Some(failed)
+                }),
+                Err(_) => read_one(index),
+            })
+            .collect()
+    });
+    ctx.check_cancelled()?;
+    results
+        .into_iter()
+        .map(|gpu| gpu.ok_or(CollectError::Cancelled))
+        .collect()
+}
+
+eidos_plugin_api::export_collector!(GpuCollector);

@@ -1,0 +1,301 @@
+//! The plugin API compatibility promise (docs/plugin-api-compatibility.md), tested with the real
+//! `eidos`: a collector built against an earlier plugin API version of the same major still loads
+//! and runs, and so does one built against a later minor version.
+//!
+//! The earlier version is real code, not a flag: `tests/compat/plugin-api-1.0.0` is a frozen copy of
+//! the contract as released at plugin API 1.0.0, and `tests/compat/collector-api-1.0` a collector
+//! built against it the way a vendor builds one, outside this workspace with its own lock file.
+//! The later version, `tests/compat/plugin-api-next-minor`, is a rehearsal: the 1.0.0 contract plus
+//! the kinds of addition the policy allows in a minor release (optional fields in the manifest, the
+//! request and the response), declared as the next minor; `tests/compat/collector-next-minor` is
+//! built against it.
+//!
+//! The tests build those crates with cargo (offline when the dependencies are already in cargo's
+//! cache, which `cargo build --workspace` guarantees) into `target/compat`, so that later runs are
+//! incremental, install each library in a private plugin directory and run the current `eidos`.
+//!
+//! The other half of the promise, that a plugin declaring a future major version is refused with a
+//! message naming both versions, is tested in `host.rs`
+//! (`plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each`).
+
+use eidos_e2e::{build_dir, eidos, run, workspace_root, PluginDir};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The frozen API release the legacy fixture is built against.
+const OLD_API_VERSION: &str = "1.0.0";
+/// The version the rehearsal of the next minor API declares.
+const NEXT_MINOR_API_VERSION: &str = "1.1.0";
+
+/// Builds the fixture crate in `tests/compat/<crate_dir>` (outside the workspace, into
+/// `target/compat`) and returns the path of its library `lib<lib_name>.so`.
+fn build_fixture(crate_dir: &str, lib_name: &str) -> PathBuf {
+    let manifest = workspace_root()
+        .join("tests/compat")
+        .join(crate_dir)
+        .join("Cargo.toml");
+    let target_dir = build_dir()
+        .parent()
+        .expect("the target directory")
+        .join("compat");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = |offline: bool| {
+        let mut cmd = Command::new(&cargo);
+        cmd.arg("build")
+            .arg("--locked")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target_dir)
+            // The outer cargo's settings for this workspace must not leak into that build.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR");
+        if offline {
+            cmd.arg("--offline");
+        }
+        run(&mut cmd)
+    };
+    let offline = build(true);
+    if offline.code != Some(0) {
+        // Only when cargo's cache lacks a dependency (the workspace moved on): fetch it.
+        let online = build(false);
+        assert_eq!(
+            online.code,
+            Some(0),
+            "building {} failed.\noffline:\n{}\nonline:\n{}",
+            manifest.display(),
+            offline.stderr,
+            online.stderr
+        );
+    }
+    let library = target_dir.join(format!("debug/lib{lib_name}.so"));
+    assert!(library.is_file(), "{} was not built", library.display());
+    library
+}
+
+/// The collector built against the frozen plugin API 1.0.0, built once per test run.
+fn legacy_plugin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_fixture("collector-api-1.0", "compat_collector_api_1_0"))
+}
+
+/// The collector built against the rehearsal of the next minor API, built once per test run.
+fn next_minor_plugin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_fixture("collector-next-minor", "compat_collector_next_minor"))
+}
+
+/// A plugin directory with the JSON serializer and the legacy collector.
+fn plugin_dir() -> PluginDir {
+    let dir = PluginDir::with(&["serializer_json"]);
+    std::fs::copy(
+        legacy_plugin(),
+        dir.path().join("libeidos_collector_legacy.so"),
+    )
+    .expect("installing the legacy plugin");
+    dir
+}
+
+fn host_api_version() -> String {
+    let manifest = std::fs::read_to_string(workspace_root().join("plugin-api/Cargo.toml")).unwrap();
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("a version line in plugin-api/Cargo.toml")
+        .to_owned()
+}
+
+#[test]
+fn the_fixture_really_is_built_from_the_frozen_contract() {
+    let frozen = workspace_root().join("tests/compat/plugin-api-1.0.0/Cargo.toml");
+    let text = std::fs::read_to_string(&frozen).unwrap();
+    assert!(
+        text.contains(&format!("\nversion = \"{OLD_API_VERSION}\"\n")),
+        "{} must declare {OLD_API_VERSION}",
+        frozen.display()
+    );
+    let lock =
+        std::fs::read_to_string(workspace_root().join("tests/compat/collector-api-1.0/Cargo.lock"))
+            .unwrap();
+    assert!(
+        lock.contains(&format!(
+            "name = \"eidos-plugin-api\"\nversion = \"{OLD_API_VERSION}\"\n"
+        )),
+        "the fixture's lock file must pin the frozen contract"
+    );
+    // The host and the fixture must share the major version for the promise to apply; a new major
+    // is allowed to refuse 1.x plugins, and then this test must be rewritten deliberately.
+    let host = host_api_version();
+    assert_eq!(
+        host.split('.').next(),
+        OLD_API_VERSION.split('.').next(),
+        "the host is at plugin API {host}: a new major no longer promises to load {OLD_API_VERSION} \
+         plugins (see docs/plugin-api-compatibility.md)"
+    );
+}
+
+#[test]
+fn a_plugin_built_against_plugin_api_1_0_is_listed_as_loaded() {
+    let dir = plugin_dir();
+    let out = run(eidos(&[dir.path()]).args(["plugins", "list", "--format", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let entries = out.json();
+    let legacy = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "legacy")
+        .unwrap_or_else(|| panic!("legacy not listed: {entries}"));
+    assert_eq!(legacy["status"], "loaded", "{legacy}");
+    assert_eq!(legacy["apiVersion"], OLD_API_VERSION);
+    assert_eq!(legacy["version"], "1.0.7");
+    assert_eq!(
+        legacy["description"],
+        "test fixture built against plugin API 1.0.0"
+    );
+}
+
+#[test]
+fn a_plugin_built_against_plugin_api_1_0_runs_with_options_and_exact_readings() {
+    let dir = plugin_dir();
+    let out = run(eidos(&[dir.path()]).args([
+        "snapshot",
+        "--collectors",
+        "legacy",
+        "--set",
+        "legacy.marker=from the current host",
+        "--timeout",
+        "7s",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    let report = &doc["metadata"]["collectors"]["legacy"];
+    assert_eq!(report["status"], "ok", "{report}");
+    assert_eq!(report["plugin-version"], "1.0.7");
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!(["legacy fixture warning"])
+    );
+
+    let measurement = doc["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "legacy")
+        .unwrap_or_else(|| panic!("no legacy measurement: {doc}"));
+    let subtype = |name: &str| -> &Value {
+        &measurement["subtypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subtype"] == name)
+            .unwrap_or_else(|| panic!("no {name} subtype: {measurement}"))["data"]
+    };
+    let readings = subtype("readings");
+    assert_eq!(readings["u64-max"].as_u64(), Some(u64::MAX));
+    assert_eq!(readings["i64-min"].as_i64(), Some(i64::MIN));
+    assert_eq!(readings["flag"], true);
+    assert_eq!(readings["ratio"], 0.25);
+    assert_eq!(readings["zero-text"], "0");
+    assert_eq!(readings["marker"], "from the current host");
+    assert_eq!(readings["api-version"], OLD_API_VERSION);
+    assert_eq!(readings["timeout-ms"], 7000);
+    assert!(
+        out.stdout.contains("\"u64-max\": 18446744073709551615"),
+        "u64::MAX must be written exactly"
+    );
+    let real = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(subtype("host")["osrelease"], real.trim());
+}
+
+#[test]
+fn a_plugin_built_against_plugin_api_1_0_can_be_not_applicable_and_keeps_its_declared_options() {
+    let dir = plugin_dir();
+    let out = run(eidos(&[dir.path()]).args([
+        "snapshot",
+        "--collectors",
+        "legacy",
+        "--set",
+        "legacy.mode=not-applicable",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    let report = &doc["metadata"]["collectors"]["legacy"];
+    assert_eq!(report["status"], "not-applicable");
+    assert_eq!(report["reason"], "legacy fixture asked not to apply");
+
+    let out = run(eidos(&[dir.path()]).args([
+        "snapshot",
+        "--collectors",
+        "legacy",
+        "--set",
+        "legacy.colour=red",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("known options: marker, mode"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_plugin_built_against_a_later_minor_api_loads_and_runs_and_its_extra_fields_are_ignored() {
+    let host = host_api_version();
+    let minor = |v: &str| -> u64 { v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap() };
+    assert!(
+        minor(NEXT_MINOR_API_VERSION) > minor(&host),
+        "plugin-api/ is at {host}: move tests/compat/plugin-api-next-minor to a later minor"
+    );
+    let dir = PluginDir::with(&["serializer_json"]);
+    std::fs::copy(
+        next_minor_plugin(),
+        dir.path().join("libeidos_collector_newer.so"),
+    )
+    .expect("installing the newer plugin");
+
+    let out = run(eidos(&[dir.path()]).args(["plugins", "list", "--format", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let entries = out.json();
+    let newer = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "newer")
+        .unwrap_or_else(|| panic!("newer not listed: {entries}"));
+    assert_eq!(newer["status"], "loaded", "{newer}");
+    assert_eq!(newer["apiVersion"], NEXT_MINOR_API_VERSION);
+    assert_eq!(newer["version"], "2.3.4");
+
+    let out = run(eidos(&[dir.path()]).args([
+        "snapshot",
+        "--collectors",
+        "newer",
+        "--set",
+        "newer.marker=older host",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["metadata"]["collectors"]["newer"]["status"], "ok");
+    let readings = &doc["measurements"][0]["subtypes"][0]["data"];
+    assert_eq!(doc["measurements"][0]["type"], "newer");
+    assert_eq!(readings["api-version"], NEXT_MINOR_API_VERSION);
+    assert_eq!(readings["marker"], "older host");
+    assert_eq!(readings["u64-max"].as_u64(), Some(u64::MAX));
+    assert!(
+        !out.stdout.contains("notes") && !out.stdout.contains("rehearsal"),
+        "fields the host does not know must not leak into the snapshot: {}",
+        out.stdout
+    );
+}
