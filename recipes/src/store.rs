@@ -52,7 +52,8 @@ impl RecipeStore {
     }
 
     /// A store from a directory of recipe YAML files, validated in full: `base.yaml` at its root
-    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order.
+    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order. Hidden
+    /// files and directories (`.git`, `.github` …) and other files are ignored.
     pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
         let fail = |file: &Path, reason: String| LoadError {
             file: file.display().to_string(),
@@ -171,11 +172,33 @@ impl RecipeStore {
     }
 }
 
+/// How deep below the data directory recipe files are looked for (guards against symlink loops).
+const MAX_DEPTH: usize = 8;
+
+/// Collects `*.yaml`/`*.yml` files below `dir`, skipping hidden entries (`.git`, `.github` …).
 fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    collect_yaml_at(dir, out, 0)
+}
+
+fn collect_yaml_at(
+    dir: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    depth: usize,
+) -> std::io::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(std::io::Error::other(format!(
+            "{} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)",
+            dir.display()
+        )));
+    }
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
-            collect_yaml(&path, out)?;
+            collect_yaml_at(&path, out, depth + 1)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
@@ -382,6 +405,25 @@ mod tests {
     }
 
     #[test]
+    fn hidden_entries_and_other_files_are_ignored() {
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (".github/workflows/check.yml", "on: push\n"),
+            (".draft.yaml", "not: an overlay file\n"),
+            ("README.md", "# our recipes\n"),
+            (
+                "sites/a.yml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "a")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.rules().collect::<Vec<_>>(),
+            ["gpu=h100 (sites/a.yml)"]
+        );
+    }
+
+    #[test]
     fn loading_errors_name_the_file_and_the_reason() {
         type Row<'a> = (Vec<(&'a str, String)>, &'a str, &'a str);
         let table: Vec<Row> = vec![
@@ -445,6 +487,10 @@ mod tests {
             assert!(err.reason.contains(reason), "{files:?}: {err}");
         }
         let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
+        let looped = dir_with(&[("base.yaml", BASE)]);
+        std::os::unix::fs::symlink(looped.path(), looped.path().join("again")).unwrap();
+        let err = RecipeStore::load_dir(looped.path()).unwrap_err();
+        assert!(err.reason.contains("symbolic link loop"), "{err}");
         assert!(
             missing
                 .to_string()
