@@ -615,4 +615,66 @@ mod tests {
         // Single-field overlays first, in file order (overlays/gpu.yaml before overlays/service.yaml).
         assert_eq!(keys, ["gpu=h100", "service=eks", "service=eks, gpu=h100"]);
     }
+
+    proptest::proptest! {
+        /// Whatever overlays exist, the value a build gives is the base's when nothing matches,
+        /// else that of the matching overlay that is most specific and, among equals, written
+        /// last; and matchedRules lists the matches in that order.
+        #[test]
+        fn the_most_specific_last_written_match_wins(
+            keys in proptest::collection::vec(
+                (0usize..3, 0usize..3, 0usize..4),
+                1..12,
+            ),
+            q in (0usize..3, 0usize..3, 0usize..3),
+        ) {
+            const GPU: [Option<&str>; 3] = [None, Some("h100"), Some("h200")];
+            const SERVICE: [Option<&str>; 3] = [None, Some("eks"), Some("gke")];
+            const K8S: [Option<&str>; 4] = [None, Some("\"1.30\""), Some("\"1.30.2\""), Some("\">=1.30\"")];
+            let mut text = String::from("overlays:\n");
+            let mut written = Vec::new();
+            for (g, s, k) in keys {
+                let parts: Vec<String> = [("gpu", GPU[g]), ("service", SERVICE[s]), ("k8s", K8S[k])]
+                    .iter()
+                    .filter_map(|(f, v)| v.map(|v| format!("{f}: {v}")))
+                    .collect();
+                if parts.is_empty() || written.contains(&parts) {
+                    continue;
+                }
+                text.push_str(&overlay(&parts.join(", "), &format!("o{}", written.len())));
+                written.push(parts);
+            }
+            proptest::prop_assume!(!written.is_empty());
+            let store = RecipeStore::from_files(
+                [
+                    ("base".to_owned(), BASE_FILE.to_owned(), BASE),
+                    ("o".to_owned(), "o.yaml".to_owned(), text.as_str()),
+                ],
+                "test",
+            )
+            .unwrap();
+            let query_k8s = ["1.30.2", "1.31", "1.29.9"][q.2];
+            let mut pairs = vec![("k8s", query_k8s)];
+            pairs.extend(GPU[q.0].map(|g| ("gpu", g)));
+            pairs.extend(SERVICE[q.1].map(|s| ("service", s)));
+            let query = Query::from_pairs(pairs).unwrap();
+            let parsed = ParsedQuery::new(&query);
+
+            // The model: the overlays in written order (index), those that match, sorted by
+            // (specificity, index); the last one wins.
+            let raw = data::parse_overlays(&text).unwrap();
+            let mut matching: Vec<(usize, &OverlayData)> =
+                raw.iter().enumerate().filter(|(_, o)| o.key.matches(&parsed)).collect();
+            matching.sort_by_key(|(i, o)| (o.key.specificity(), *i));
+            let expected_value = matching
+                .last()
+                .map_or("1".to_owned(), |(i, _)| format!("o{i}"));
+            let expected_rules: Vec<String> =
+                matching.iter().map(|(_, o)| format!("{} (o.yaml)", o.key)).collect();
+
+            let recipe = store.build(&query);
+            proptest::prop_assert_eq!(value_of_a(&recipe), &Reading::Str(expected_value));
+            proptest::prop_assert_eq!(recipe.matched_rules, expected_rules);
+        }
+    }
 }
