@@ -219,6 +219,27 @@ fn the_reference_snapshot_derives_the_query_and_flags_override_it() {
 }
 
 #[test]
+fn a_snapshot_can_come_from_standard_input() {
+    let dir = plugins();
+    let file = std::fs::File::open(reference_snapshot()).unwrap();
+    // Not through `run`, which gives the child an empty standard input.
+    let out = recipe_command(&dir)
+        .args(["--snapshot", "-", "-f", "json"])
+        .stdin(file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["request"]["service"], "eks");
+    assert_eq!(doc["request"]["gpu"], "h100");
+}
+
+#[test]
 fn a_json_snapshot_works_like_a_yaml_one() {
     let dir = plugins();
     let text = std::fs::read_to_string(reference_snapshot()).unwrap();

@@ -40,8 +40,8 @@ pub struct RecipeArgs {
     /// Include a one-line explanation for every value.
     #[arg(long)]
     pub context: bool,
-    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's); flags
-    /// override what it implies.
+    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads
+    /// standard input); flags override what it implies.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
@@ -118,8 +118,15 @@ fn flag_error(e: QueryError) -> CliError {
 
 /// Reads a snapshot (YAML or JSON) and derives a query from it.
 fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage_error!("cannot read the snapshot {}: {e}", path.display()))?;
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .map_err(|e| usage_error!("cannot read the snapshot from standard input: {e}"))?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| usage_error!("cannot read the snapshot {}: {e}", path.display()))?
+    };
     let snapshot = parse_snapshot(&text)
         .map_err(|reason| usage_error!("{} is not a valid snapshot: {reason}", path.display()))?;
     Query::try_from_snapshot(&snapshot)
