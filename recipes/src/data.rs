@@ -26,7 +26,7 @@ struct OverlayFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOverlay {
-    key: IndexMap<String, String>,
+    key: UniqueMap<String>,
     #[serde(default)]
     description: Option<String>,
     measurements: Vec<RawMeasurement>,
@@ -44,9 +44,46 @@ struct RawMeasurement {
 #[serde(deny_unknown_fields)]
 struct RawSubtype {
     subtype: String,
-    data: IndexMap<String, Reading>,
+    data: UniqueMap<Reading>,
     #[serde(default)]
-    context: IndexMap<String, String>,
+    context: UniqueMap<String>,
+}
+
+/// A mapping that refuses a key written twice (YAML parsers keep the last one silently, which
+/// hides mistakes in hand-edited data).
+#[derive(Debug)]
+struct UniqueMap<V>(IndexMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = IndexMap::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some((key, value)) = access.next_entry::<String, V>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueMap(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl<V> Default for UniqueMap<V> {
+    fn default() -> Self {
+        UniqueMap(IndexMap::new())
+    }
 }
 
 /// One overlay as read from a file, validated.
@@ -74,8 +111,8 @@ pub(crate) fn parse_overlays(text: &str) -> Result<Vec<OverlayData>, String> {
         .into_iter()
         .enumerate()
         .map(|(index, raw)| {
-            let at = |reason: String| format!("overlay #{} ({:?}): {reason}", index + 1, raw.key);
-            let key = OverlayKey::parse(&raw.key).map_err(at)?;
+            let at = |reason: String| format!("overlay #{} ({:?}): {reason}", index + 1, raw.key.0);
+            let key = OverlayKey::parse(&raw.key.0).map_err(at)?;
             if let Some(d) = &raw.description {
                 check_one_line("description", d).map_err(at)?;
             }
@@ -112,8 +149,9 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, St
             if subtypes.iter().any(|seen| seen.subtype == name) {
                 return Err(format!("{kind}/{name}: subtype is listed twice"));
             }
-            for (key, line) in &s.context {
-                if !s.data.contains_key(key) {
+            let (data, context) = (s.data.0, s.context.0);
+            for (key, line) in &context {
+                if !data.contains_key(key) {
                     return Err(format!(
                         "{kind}/{name}: context for {key:?}, which has no value in data"
                     ));
@@ -122,8 +160,8 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, St
             }
             subtypes.push(Subtype {
                 subtype: name.to_owned(),
-                data: s.data,
-                context: s.context,
+                data,
+                context,
             });
         }
         out.push(Measurement::new(kind, subtypes));
@@ -155,6 +193,18 @@ mod tests {
         assert_eq!(kmod.data["hugepages"], Reading::Str("5128".into()));
         assert_eq!(kmod.data["max"], Reading::Int(262144));
         assert_eq!(kmod.context["nvidia"], "the driver");
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_mapping_is_malformed() {
+        let err = parse_base(
+            "measurements:\n  - type: os\n    subtypes:\n      - subtype: sysctl\n        data:\n          a: \"1\"\n          a: \"2\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("malformed YAML") && err.contains("duplicate"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -188,6 +188,26 @@ mod tests {
     }
 
     #[test]
+    fn eidos_gpu_collector_subtypes_are_read() {
+        // The summary leaves gpu.model out when GPUs differ; each GPU's subtype still names it.
+        let snap = snapshot(vec![Measurement::new(
+            MeasurementType::Gpu,
+            vec![
+                Subtype::new("smi")
+                    .with("driver", "570.133.20")
+                    .with("gpu-count", 2u32),
+                Subtype::new("gpu0")
+                    .with("index", 0u32)
+                    .with("model", "NVIDIA H200"),
+                Subtype::new("gpu1")
+                    .with("index", 1u32)
+                    .with("model", "NVIDIA H200 NVL"),
+            ],
+        )]);
+        assert_eq!(Query::from_snapshot(&snap).gpu.as_deref(), Some("h200"));
+    }
+
+    #[test]
     fn os_release_and_boot_image_are_used() {
         let snap = snapshot(vec![Measurement::new(
             MeasurementType::Os,

@@ -332,4 +332,26 @@ mod tests {
         .unwrap();
         assert_eq!(k.to_string(), "service=eks, k8s=(>=1.30, <1.34), gpu=h100");
     }
+
+    proptest::proptest! {
+        /// A one-sided range agrees with the numeric order of the versions.
+        #[test]
+        fn ranges_agree_with_ordering(
+            bound in (0u64..5, 0u64..5, 0u64..5),
+            version in (0u64..5, 0u64..5, 0u64..5),
+            op in proptest::sample::select(vec![">=", ">", "<=", "<"]),
+        ) {
+            let b = Version::parse(&format!("{}.{}.{}", bound.0, bound.1, bound.2)).unwrap();
+            let v = Version::parse(&format!("{}.{}.{}-suffix", version.0, version.1, version.2)).unwrap();
+            let spec = VersionSpec::parse(&format!("{op}{b}"), "version").unwrap();
+            let order = v.cmp_numbers(&b);
+            let expected = match op {
+                ">=" => order.is_ge(),
+                ">" => order.is_gt(),
+                "<=" => order.is_le(),
+                _ => order.is_lt(),
+            };
+            proptest::prop_assert_eq!(spec.matches(&v), expected, "{} {} {}", v, op, b);
+        }
+    }
 }

@@ -52,7 +52,8 @@ impl RecipeStore {
     }
 
     /// A store from a directory of recipe YAML files, validated in full: `base.yaml` at its root
-    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order.
+    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order. Hidden
+    /// files and directories (`.git`, `.github` …) and other files are ignored.
     pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
         let fail = |file: &Path, reason: String| LoadError {
             file: file.display().to_string(),
@@ -171,11 +172,33 @@ impl RecipeStore {
     }
 }
 
+/// How deep below the data directory recipe files are looked for (guards against symlink loops).
+const MAX_DEPTH: usize = 8;
+
+/// Collects `*.yaml`/`*.yml` files below `dir`, skipping hidden entries (`.git`, `.github` …).
 fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    collect_yaml_at(dir, out, 0)
+}
+
+fn collect_yaml_at(
+    dir: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    depth: usize,
+) -> std::io::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(std::io::Error::other(format!(
+            "{} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)",
+            dir.display()
+        )));
+    }
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
-            collect_yaml(&path, out)?;
+            collect_yaml_at(&path, out, depth + 1)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
@@ -216,6 +239,24 @@ mod tests {
 
     fn value_of_a(recipe: &Recipe) -> &Reading {
         &recipe.measurements[0].subtypes[0].data["a"]
+    }
+
+    #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<RecipeStore>();
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[("gpu", "h200")]);
+        let expected = store.build(&q).measurements;
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, q) = (Arc::clone(&store), q.clone());
+                std::thread::spawn(move || store.build(&q).measurements)
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), expected);
+        }
     }
 
     #[test]
@@ -364,6 +405,25 @@ mod tests {
     }
 
     #[test]
+    fn hidden_entries_and_other_files_are_ignored() {
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (".github/workflows/check.yml", "on: push\n"),
+            (".draft.yaml", "not: an overlay file\n"),
+            ("README.md", "# our recipes\n"),
+            (
+                "sites/a.yml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "a")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.rules().collect::<Vec<_>>(),
+            ["gpu=h100 (sites/a.yml)"]
+        );
+    }
+
+    #[test]
     fn loading_errors_name_the_file_and_the_reason() {
         type Row<'a> = (Vec<(&'a str, String)>, &'a str, &'a str);
         let table: Vec<Row> = vec![
@@ -427,6 +487,10 @@ mod tests {
             assert!(err.reason.contains(reason), "{files:?}: {err}");
         }
         let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
+        let looped = dir_with(&[("base.yaml", BASE)]);
+        std::os::unix::fs::symlink(looped.path(), looped.path().join("again")).unwrap();
+        let err = RecipeStore::load_dir(looped.path()).unwrap_err();
+        assert!(err.reason.contains("symbolic link loop"), "{err}");
         assert!(
             missing
                 .to_string()
@@ -452,5 +516,165 @@ mod tests {
         let recipe = store.build(&raw);
         assert_eq!(recipe.request.gpu.as_deref(), Some("h100"));
         assert!(!recipe.matched_rules.is_empty());
+    }
+
+    /// The built-in data covers what the issue asks for: each of these queries applies an
+    /// overlay whose key names exactly these values, and changes the recipe.
+    #[test]
+    fn the_built_in_data_has_overlays_for_each_service_gpu_release_and_intent() {
+        let store = RecipeStore::embedded().unwrap();
+        let base = store.build(&Query::default());
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (&[("service", "eks")], "service=eks "),
+            (&[("service", "gke")], "service=gke "),
+            (&[("service", "aks")], "service=aks "),
+            (&[("service", "oke")], "service=oke "),
+            (&[("service", "self-managed")], "service=self-managed "),
+            (&[("gpu", "h100")], "gpu=h100 "),
+            (&[("gpu", "h200")], "gpu=h200 "),
+            (&[("gpu", "gb200")], "gpu=gb200 "),
+            (&[("gpu", "b200")], "gpu=b200 "),
+            (&[("gpu", "a100")], "gpu=a100 "),
+            (&[("gpu", "l40s")], "gpu=l40s "),
+            (&[("gpu", "l4")], "gpu=l4 "),
+            (
+                &[("os", "ubuntu"), ("osv", "22.04")],
+                "os=ubuntu, osv=22.04 ",
+            ),
+            (
+                &[("os", "ubuntu"), ("osv", "24.04")],
+                "os=ubuntu, osv=24.04 ",
+            ),
+            (&[("intent", "training")], "intent=training "),
+            (&[("intent", "inference")], "intent=inference "),
+        ];
+        for (pairs, rule) in table {
+            let recipe = store.build(&query(pairs));
+            assert!(
+                recipe.matched_rules.iter().any(|r| r.starts_with(rule)),
+                "{pairs:?}: {:?}",
+                recipe.matched_rules
+            );
+            assert_ne!(
+                recipe.measurements, base.measurements,
+                "{pairs:?} changes nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn built_in_version_ranges_pick_the_right_overlay() {
+        let store = RecipeStore::embedded().unwrap();
+        let find = |recipe: &Recipe, kind: &str, sub: &str, key: &str| {
+            recipe
+                .measurements
+                .iter()
+                .find(|m| m.kind == kind)
+                .and_then(|m| m.subtype(sub))
+                .and_then(|s| s.data.get(key))
+                .cloned()
+        };
+        let new_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "6.8.0-1024-aws"),
+        ]));
+        assert_eq!(
+            find(&new_kernel, "k8s", "policy", "driver.kernelModuleType"),
+            Some(Reading::Str("open".into()))
+        );
+        assert_eq!(find(&new_kernel, "os", "kmod", "nvidia_peermem"), None);
+        let old_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "5.4.0-1103-aws"),
+        ]));
+        assert_eq!(
+            find(&old_kernel, "os", "kmod", "nvidia_peermem"),
+            Some(Reading::Bool(true))
+        );
+        let k8s_131 = store.build(&query(&[("k8s", "v1.31.4-eks-1")]));
+        assert!(find(&k8s_131, "os", "grub", "systemd.unified_cgroup_hierarchy").is_some());
+        let k8s_130 = store.build(&query(&[("k8s", "v1.30.14-eks-3025e55")]));
+        assert!(find(&k8s_130, "os", "grub", "systemd.unified_cgroup_hierarchy").is_none());
+    }
+
+    #[test]
+    fn the_reference_node_gets_its_eks_h100_recipe() {
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[
+            ("kernel", "6.8.0-1024-aws"),
+            ("service", "eks"),
+            ("k8s", "v1.30.14-eks-3025e55"),
+            ("gpu", "h100"),
+        ]);
+        let recipe = store.build(&q);
+        let keys: Vec<_> = recipe
+            .matched_rules
+            .iter()
+            .map(|r| r.split(" (").next().unwrap_or_default())
+            .collect();
+        // Single-field overlays first, in file order (overlays/gpu.yaml before overlays/service.yaml).
+        assert_eq!(keys, ["gpu=h100", "service=eks", "service=eks, gpu=h100"]);
+    }
+
+    proptest::proptest! {
+        /// Whatever overlays exist, the value a build gives is the base's when nothing matches,
+        /// else that of the matching overlay that is most specific and, among equals, written
+        /// last; and matchedRules lists the matches in that order.
+        #[test]
+        fn the_most_specific_last_written_match_wins(
+            keys in proptest::collection::vec(
+                (0usize..3, 0usize..3, 0usize..4),
+                1..12,
+            ),
+            q in (0usize..3, 0usize..3, 0usize..3),
+        ) {
+            const GPU: [Option<&str>; 3] = [None, Some("h100"), Some("h200")];
+            const SERVICE: [Option<&str>; 3] = [None, Some("eks"), Some("gke")];
+            const K8S: [Option<&str>; 4] = [None, Some("\"1.30\""), Some("\"1.30.2\""), Some("\">=1.30\"")];
+            let mut text = String::from("overlays:\n");
+            let mut written = Vec::new();
+            for (g, s, k) in keys {
+                let parts: Vec<String> = [("gpu", GPU[g]), ("service", SERVICE[s]), ("k8s", K8S[k])]
+                    .iter()
+                    .filter_map(|(f, v)| v.map(|v| format!("{f}: {v}")))
+                    .collect();
+                if parts.is_empty() || written.contains(&parts) {
+                    continue;
+                }
+                text.push_str(&overlay(&parts.join(", "), &format!("o{}", written.len())));
+                written.push(parts);
+            }
+            proptest::prop_assume!(!written.is_empty());
+            let store = RecipeStore::from_files(
+                [
+                    ("base".to_owned(), BASE_FILE.to_owned(), BASE),
+                    ("o".to_owned(), "o.yaml".to_owned(), text.as_str()),
+                ],
+                "test",
+            )
+            .unwrap();
+            let query_k8s = ["1.30.2", "1.31", "1.29.9"][q.2];
+            let mut pairs = vec![("k8s", query_k8s)];
+            pairs.extend(GPU[q.0].map(|g| ("gpu", g)));
+            pairs.extend(SERVICE[q.1].map(|s| ("service", s)));
+            let query = Query::from_pairs(pairs).unwrap();
+            let parsed = ParsedQuery::new(&query);
+
+            // The model: the overlays in written order (index), those that match, sorted by
+            // (specificity, index); the last one wins.
+            let raw = data::parse_overlays(&text).unwrap();
+            let mut matching: Vec<(usize, &OverlayData)> =
+                raw.iter().enumerate().filter(|(_, o)| o.key.matches(&parsed)).collect();
+            matching.sort_by_key(|(i, o)| (o.key.specificity(), *i));
+            let expected_value = matching
+                .last()
+                .map_or("1".to_owned(), |(i, _)| format!("o{i}"));
+            let expected_rules: Vec<String> =
+                matching.iter().map(|(_, o)| format!("{} (o.yaml)", o.key)).collect();
+
+            let recipe = store.build(&query);
+            proptest::prop_assert_eq!(value_of_a(&recipe), &Reading::Str(expected_value));
+            proptest::prop_assert_eq!(recipe.matched_rules, expected_rules);
+        }
     }
 }
