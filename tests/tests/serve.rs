@@ -2,7 +2,7 @@
 //! HTTP is spoken by hand over `std::net::TcpStream` (HTTP/1.1, `Connection: close`) because the
 //! drain test must hold requests half-sent, which ordinary clients cannot do.
 
-use eidos_e2e::{eidos, eidos_bin};
+use eidos_e2e::{eidos, eidos_bin, reference_snapshot, PluginDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -29,6 +29,7 @@ impl Served {
     fn start_with(cmd: &mut Command) -> Served {
         let mut child = cmd
             .env_remove("PORT")
+            .env_remove("EIDOS_RECIPES")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -293,12 +294,24 @@ fn environment_variables_configure_the_server() {
         .env("EIDOS_RATE_BURST", "3")
         .env_remove("EIDOS_ADDR");
     let served = Served::start_with(cmd.env("PORT", "0"));
-    // The readiness probe used one token.
-    for expected in ["1", "0"] {
+    // The readiness probes used some tokens; the rest count down to 0.
+    let mut remaining = None;
+    loop {
         let answer = http(served.addr, "GET", "/v1/recipe?gpu=h100", &[], b"").unwrap();
-        assert_eq!(answer.status, 200);
+        assert_eq!(answer.status, 200, "{answer:?}");
         assert_eq!(answer.header("x-ratelimit-limit"), Some("3"));
-        assert_eq!(answer.header("x-ratelimit-remaining"), Some(expected));
+        let left: u32 = answer
+            .header("x-ratelimit-remaining")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if let Some(before) = remaining {
+            assert_eq!(left + 1, before, "one token per request");
+        }
+        remaining = Some(left);
+        if left == 0 {
+            break;
+        }
     }
     let refused = http(served.addr, "GET", "/health", &[], b"").unwrap();
     assert_eq!(refused.status, 429);
@@ -376,4 +389,92 @@ fn an_address_in_use_is_a_runtime_failure() {
     let out = eidos_e2e::run(eidos(&[]).args(["serve", "--addr", &addr]));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains(&addr), "{}", out.stderr);
+}
+
+/// The document `eidos recipe --format json` prints, with `generatedAt` removed.
+fn cli_recipe(args: &[&str]) -> serde_json::Value {
+    let plugins = PluginDir::with(&["serializer_json"]);
+    let out = eidos_e2e::run(
+        eidos(&[plugins.path()])
+            .env_remove("EIDOS_RECIPES")
+            .env_remove("EIDOS_FORMAT")
+            .args(["recipe", "--format", "json"])
+            .args(args),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut doc = out.json();
+    doc.as_object_mut().unwrap().remove("generatedAt");
+    doc
+}
+
+fn api_recipe(answer: &Answer) -> serde_json::Value {
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let mut doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    doc.as_object_mut().unwrap().remove("generatedAt");
+    doc
+}
+
+#[test]
+fn the_api_answers_the_same_document_as_eidos_recipe() {
+    let served = Served::start(&[]);
+    let get = http(
+        served.addr,
+        "GET",
+        "/v1/recipe?os=ubuntu&gpu=h100&service=eks&context=true",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(
+        api_recipe(&get),
+        cli_recipe(&[
+            "--os",
+            "ubuntu",
+            "--gpu",
+            "h100",
+            "--service",
+            "eks",
+            "--context"
+        ])
+    );
+
+    // A snapshot: the API derives the same query as `eidos recipe --snapshot`.
+    let snapshot: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(reference_snapshot()).unwrap()).unwrap();
+    let body = serde_json::to_vec(&snapshot).unwrap();
+    let post = http(
+        served.addr,
+        "POST",
+        "/v1/recipe?intent=training",
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+    .unwrap();
+    let snapshot_path = reference_snapshot();
+    assert_eq!(
+        api_recipe(&post),
+        cli_recipe(&[
+            "--snapshot",
+            snapshot_path.to_str().unwrap(),
+            "--intent",
+            "training"
+        ])
+    );
+}
+
+#[test]
+fn a_recipes_dir_replaces_the_built_in_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("base.yaml"),
+        "measurements:\n  - type: os\n    subtypes:\n      - subtype: sysctl\n        data: {/proc/sys/vm/swappiness: \"42\"}\n",
+    )
+    .unwrap();
+    let served = Served::start(&["--recipes", dir.path().to_str().unwrap()]);
+    let doc = api_recipe(&http(served.addr, "GET", "/v1/recipe?gpu=h100", &[], b"").unwrap());
+    assert_eq!(
+        doc["measurements"],
+        serde_json::json!([{"type": "os", "subtypes": [{"subtype": "sysctl", "data": {"/proc/sys/vm/swappiness": "42"}}]}]),
+        "only the directory's data: {doc}"
+    );
 }
