@@ -315,10 +315,7 @@ mod tests {
     #[test]
     fn abi_errors_are_cut_to_their_verdict_on_one_line() {
         let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
-        assert_eq!(
-            summarize_abi_error(dump),
-            "Too many fields: expected 4, found 3"
-        );
+        assert_eq!(summarize_abi_error(dump), "Too many fields: expected 4, found 3");
         assert_eq!(summarize_abi_error("plain message"), "plain message");
         assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
