@@ -315,7 +315,10 @@ mod tests {
     #[test]
     fn abi_errors_are_cut_to_their_verdict_on_one_line() {
         let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
-        assert_eq!(summarize_abi_error(dump), "Too many fields: expected 4, found 3");
+        assert_eq!(
+            summarize_abi_error(dump),
+            "Too many fields: expected 4, found 3"
+        );
         assert_eq!(summarize_abi_error("plain message"), "plain message");
         assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
@@ -326,15 +329,11 @@ impl LoadedPlugin {
     pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectResponse {
         let request = match serde_json::to_string(request) {
             Ok(json) => json,
-            Err(e) => {
-                return CollectResponse::Error {
-                    message: format!("encoding the request: {e}"),
-                }
-            }
+            Err(e) => return CollectResponse::error(format!("encoding the request: {e}")),
         };
         let answer = (self.module.collect())(RStr::from_str(&request), cancelled);
-        serde_json::from_str(answer.as_str()).unwrap_or_else(|e| CollectResponse::Error {
-            message: format!("the plugin returned a malformed answer: {e}"),
+        serde_json::from_str(answer.as_str()).unwrap_or_else(|e| {
+            CollectResponse::error(format!("the plugin returned a malformed answer: {e}"))
         })
     }
 
