@@ -308,22 +308,6 @@ fn summarize_abi_error(text: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::summarize_abi_error;
-
-    #[test]
-    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
-        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
-        assert_eq!(
-            summarize_abi_error(dump),
-            "Too many fields: expected 4, found 3"
-        );
-        assert_eq!(summarize_abi_error("plain message"), "plain message");
-        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
-    }
-}
-
 impl LoadedPlugin {
     /// Calls the plugin's collect entry point. Blocks until the plugin returns.
     pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectResponse {
@@ -345,5 +329,21 @@ impl LoadedPlugin {
             .into_result()
             .map(Into::into)
             .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_abi_error;
+
+    #[test]
+    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
+        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
+        assert_eq!(
+            summarize_abi_error(dump),
+            "Too many fields: expected 4, found 3"
+        );
+        assert_eq!(summarize_abi_error("plain message"), "plain message");
+        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
 }
