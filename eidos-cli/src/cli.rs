@@ -68,6 +68,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Capture this node's configuration with the collector plugins.
     Snapshot(SnapshotArgs),
+    /// The recommended configuration for a GPU node, from flags or a snapshot.
+    Recipe(crate::commands::recipe::RecipeArgs),
     /// Inspect the plugins eidos finds.
     #[command(subcommand)]
     Plugins(PluginsCommand),

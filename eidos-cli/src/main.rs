@@ -36,6 +36,7 @@ fn run(cli: &Cli) -> error::CliResult {
     };
     match &cli.command {
         Command::Snapshot(args) => commands::snapshot::run(&ctx, args),
+        Command::Recipe(args) => commands::recipe::run(&ctx, args),
         Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&ctx, args),
         Command::Plugins(PluginsCommand::Lock(args)) => commands::plugins::lock(&ctx, args),
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),

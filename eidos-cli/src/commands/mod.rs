@@ -3,6 +3,7 @@
 pub mod completion;
 pub mod config;
 pub mod plugins;
+pub mod recipe;
 pub mod snapshot;
 
 use crate::cli::GlobalArgs;

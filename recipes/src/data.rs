@@ -1,0 +1,240 @@
+//! The recipe file format and its validation.
+//!
+//! `base.yaml` holds `measurements:`; every other file holds `overlays:`, a list of
+//! `{key, description?, measurements}`. A measurement is `{type, subtypes: [{subtype, data,
+//! context?}]}` with a known type (os, systemd, k8s, gpu; any case).
+
+use crate::key::OverlayKey;
+use eidos_plugin_api::{Measurement, MeasurementType, Reading, Subtype};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// `base.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaseFile {
+    measurements: Vec<RawMeasurement>,
+}
+
+/// Any other recipe file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverlayFile {
+    overlays: Vec<RawOverlay>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverlay {
+    key: UniqueMap<String>,
+    #[serde(default)]
+    description: Option<String>,
+    measurements: Vec<RawMeasurement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeasurement {
+    #[serde(rename = "type")]
+    kind: String,
+    subtypes: Vec<RawSubtype>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubtype {
+    subtype: String,
+    data: UniqueMap<Reading>,
+    #[serde(default)]
+    context: UniqueMap<String>,
+}
+
+/// A mapping that refuses a key written twice (YAML parsers keep the last one silently, which
+/// hides mistakes in hand-edited data).
+#[derive(Debug)]
+struct UniqueMap<V>(IndexMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = IndexMap::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some((key, value)) = access.next_entry::<String, V>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueMap(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl<V> Default for UniqueMap<V> {
+    fn default() -> Self {
+        UniqueMap(IndexMap::new())
+    }
+}
+
+/// One overlay as read from a file, validated.
+#[derive(Debug)]
+pub(crate) struct OverlayData {
+    /// What the overlay requires of a query.
+    pub key: OverlayKey,
+    /// An optional one-line description.
+    pub description: Option<String>,
+    /// The values it sets.
+    pub measurements: Vec<Measurement>,
+}
+
+/// Parses and validates `base.yaml` text.
+pub(crate) fn parse_base(text: &str) -> Result<Vec<Measurement>, String> {
+    let file: BaseFile = serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?;
+    convert_measurements(file.measurements)
+}
+
+/// Parses and validates an overlay file's text.
+pub(crate) fn parse_overlays(text: &str) -> Result<Vec<OverlayData>, String> {
+    let file: OverlayFile =
+        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?;
+    file.overlays
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let at = |reason: String| format!("overlay #{} ({:?}): {reason}", index + 1, raw.key.0);
+            let key = OverlayKey::parse(&raw.key.0).map_err(at)?;
+            if let Some(d) = &raw.description {
+                check_one_line("description", d).map_err(at)?;
+            }
+            let measurements = convert_measurements(raw.measurements).map_err(at)?;
+            Ok(OverlayData {
+                key,
+                description: raw.description,
+                measurements,
+            })
+        })
+        .collect()
+}
+
+fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, String> {
+    let mut out: Vec<Measurement> = Vec::with_capacity(raw.len());
+    for m in raw {
+        let kind = MeasurementType::parse(&m.kind).ok_or_else(|| {
+            let known: Vec<_> = MeasurementType::ALL.iter().map(|t| t.as_str()).collect();
+            format!(
+                "unknown measurement type {:?}: expected one of {}",
+                m.kind,
+                known.join(", ")
+            )
+        })?;
+        if out.iter().any(|seen| seen.is(kind)) {
+            return Err(format!("measurement type {kind} is listed twice"));
+        }
+        let mut subtypes: Vec<Subtype> = Vec::with_capacity(m.subtypes.len());
+        for s in m.subtypes {
+            let name = s.subtype.trim();
+            if name.is_empty() {
+                return Err(format!("{kind}: a subtype has an empty name"));
+            }
+            if subtypes.iter().any(|seen| seen.subtype == name) {
+                return Err(format!("{kind}/{name}: subtype is listed twice"));
+            }
+            let (data, context) = (s.data.0, s.context.0);
+            for (key, line) in &context {
+                if !data.contains_key(key) {
+                    return Err(format!(
+                        "{kind}/{name}: context for {key:?}, which has no value in data"
+                    ));
+                }
+                check_one_line(&format!("{kind}/{name}: context for {key:?}"), line)?;
+            }
+            subtypes.push(Subtype {
+                subtype: name.to_owned(),
+                data,
+                context,
+            });
+        }
+        out.push(Measurement::new(kind, subtypes));
+    }
+    Ok(out)
+}
+
+fn check_one_line(what: &str, text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.trim().contains('\n') {
+        Err(format!("{what} must be one non-empty line"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_parses_with_types_normalized_and_scalars_kept() {
+        let base = parse_base(
+            "measurements:\n  - type: OS\n    subtypes:\n      - subtype: kmod\n        data:\n          nvidia: true\n          hugepages: \"5128\"\n          max: 262144\n        context:\n          nvidia: the driver\n",
+        )
+        .unwrap();
+        assert_eq!(base[0].kind, "os");
+        let kmod = &base[0].subtypes[0];
+        assert_eq!(kmod.data["nvidia"], Reading::Bool(true));
+        assert_eq!(kmod.data["hugepages"], Reading::Str("5128".into()));
+        assert_eq!(kmod.data["max"], Reading::Int(262144));
+        assert_eq!(kmod.context["nvidia"], "the driver");
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_mapping_is_malformed() {
+        let err = parse_base(
+            "measurements:\n  - type: os\n    subtypes:\n      - subtype: sysctl\n        data:\n          a: \"1\"\n          a: \"2\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("malformed YAML") && err.contains("duplicate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn version_keys_keep_their_text() {
+        // YAML would read 22.10 as the float 22.1; the key must stay 22.10.
+        let overlays =
+            parse_overlays("overlays:\n  - key: {osv: 22.10, k8s: 1.30}\n    measurements: []\n")
+                .unwrap();
+        assert_eq!(overlays[0].key.to_string(), "osv=22.10, k8s=1.30");
+    }
+
+    #[test]
+    fn invalid_data_is_rejected_with_a_reason() {
+        let m =
+            |body: &str| format!("overlays:\n  - key: {{gpu: h100}}\n    measurements:\n{body}");
+        let table: &[(String, &str)] = &[
+            ("overlays: [".into(), "malformed YAML"),
+            ("measurements: []\n".into(), "malformed YAML: unknown field `measurements`"),
+            (m("      - type: network\n        subtypes: []\n"), "unknown measurement type \"network\": expected one of os, systemd, k8s, gpu"),
+            (m("      - type: os\n        subtypes: []\n      - type: OS\n        subtypes: []\n"), "listed twice"),
+            (m("      - type: os\n        subtypes:\n          - subtype: a\n            data: {x: 1}\n            context: {y: why}\n"), "context for \"y\", which has no value"),
+            (m("      - type: os\n        subtypes:\n          - subtype: a\n            data: {x: 1}\n            context: {x: \"two\\nlines\"}\n"), "must be one non-empty line"),
+            (m("      - type: os\n        subtypes:\n          - subtype: a\n            data: {x: 1}\n          - subtype: a\n            data: {x: 2}\n"), "subtype is listed twice"),
+            ("overlays:\n  - key: {gpu: h900}\n    measurements: []\n".into(), "overlay #1 ({\"gpu\": \"h900\"}): key field gpu: unknown value"),
+            ("overlays:\n  - key: {k8s: \"1.2.3.4\"}\n    measurements: []\n".into(), "more than three numeric components"),
+            ("overlays:\n  - key: {}\n    measurements: []\n".into(), "overlay key is empty"),
+        ];
+        for (text, message) in table {
+            let err = parse_overlays(text).unwrap_err();
+            assert!(err.contains(message), "{text}\n→ {err}");
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! The recipe store: loading and validating recipe files, and building recipes from them.
+
+use crate::data::{self, OverlayData};
+use crate::key::OverlayKey;
+use crate::merge;
+use crate::query::{ParsedQuery, Query};
+use crate::timestamp;
+use crate::{LoadError, Recipe};
+use eidos_plugin_api::Measurement;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// The `payloadVersion` of recipe documents this engine writes.
+pub const PAYLOAD_VERSION: &str = "v1";
+
+/// The name of the base file at the root of a recipe directory.
+pub const BASE_FILE: &str = "base.yaml";
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_recipes.rs"));
+}
+
+/// One overlay, ready to apply.
+#[derive(Debug)]
+struct Overlay {
+    key: OverlayKey,
+    /// The `matchedRules` line, made once at load.
+    rule: String,
+    measurements: Vec<Measurement>,
+}
+
+/// The immutable, shareable set of recipe data: a base and overlays, validated and sorted in
+/// the order they apply (least specific first; ties in file order).
+#[derive(Debug)]
+pub struct RecipeStore {
+    base: Vec<Measurement>,
+    overlays: Vec<Overlay>,
+}
+
+impl RecipeStore {
+    /// The store built from the recipe data compiled into the binary (parsed once per process).
+    pub fn embedded() -> Result<Arc<RecipeStore>, LoadError> {
+        static STORE: OnceLock<Result<Arc<RecipeStore>, LoadError>> = OnceLock::new();
+        STORE
+            .get_or_init(|| {
+                let files = embedded::FILES
+                    .iter()
+                    .map(|(path, text)| (format!("<embedded>/{path}"), (*path).to_owned(), *text));
+                Self::from_files(files, "<embedded>").map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// A store from a directory of recipe YAML files, validated in full: `base.yaml` at its root
+    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order. Hidden
+    /// files and directories (`.git`, `.github` …) and other files are ignored.
+    pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
+        let fail = |file: &Path, reason: String| LoadError {
+            file: file.display().to_string(),
+            reason,
+        };
+        let mut paths = Vec::new();
+        collect_yaml(dir, &mut paths)
+            .map_err(|e| fail(dir, format!("cannot read the recipe directory: {e}")))?;
+        let mut files = Vec::with_capacity(paths.len());
+        for path in &paths {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(path, format!("cannot read: {e}")))?;
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((path.display().to_string(), rel, text));
+        }
+        files.sort_by(|a, b| a.1.cmp(&b.1));
+        Self::from_files(
+            files
+                .iter()
+                .map(|(shown, rel, text)| (shown.clone(), rel.clone(), text.as_str())),
+            &dir.display().to_string(),
+        )
+    }
+
+    /// Loads from (name shown in errors, path relative to the data root, text), in apply order.
+    fn from_files<'t>(
+        files: impl IntoIterator<Item = (String, String, &'t str)>,
+        root: &str,
+    ) -> Result<RecipeStore, LoadError> {
+        let mut base = None;
+        // (key, source file, overlay) in file order.
+        let mut overlays: Vec<(String, String, OverlayData)> = Vec::new();
+        for (shown, rel, text) in files {
+            let fail = |reason: String| LoadError {
+                file: shown.clone(),
+                reason,
+            };
+            if rel == BASE_FILE {
+                base = Some(data::parse_base(text).map_err(fail)?);
+                continue;
+            }
+            for overlay in data::parse_overlays(text).map_err(fail)? {
+                if let Some((_, other, _)) = overlays.iter().find(|(_, _, o)| o.key == overlay.key)
+                {
+                    return Err(fail(format!(
+                        "two overlays have the same key {{{}}}: here and in {other}",
+                        overlay.key
+                    )));
+                }
+                overlays.push((shown.clone(), rel.clone(), overlay));
+            }
+        }
+        let base = base.ok_or_else(|| LoadError {
+            file: root.to_owned(),
+            reason: format!("no {BASE_FILE}: a recipe directory needs a {BASE_FILE} at its root"),
+        })?;
+        // Stable: equal specificity keeps file order.
+        overlays.sort_by_key(|(_, _, o)| o.key.specificity());
+        let overlays = overlays
+            .into_iter()
+            .map(|(_, rel, o)| {
+                let mut rule = format!("{} ({rel})", o.key);
+                if let Some(d) = &o.description {
+                    rule.push_str(": ");
+                    rule.push_str(d.trim());
+                }
+                Overlay {
+                    key: o.key,
+                    rule,
+                    measurements: o.measurements,
+                }
+            })
+            .collect();
+        Ok(RecipeStore { base, overlays })
+    }
+
+    /// The recipe for `query`. A query that has not been validated (one deserialized from JSON)
+    /// has its valid fields normalized; a value that does not parse is kept as given and matches no
+    /// overlay. Call [`Query::validated`] first to reject such queries instead.
+    pub fn build(&self, query: &Query) -> Recipe {
+        let request = query.clone().normalized_leniently();
+        let parsed = ParsedQuery::new(&request);
+        let with_context = request.context;
+        let mut measurements = merge::copy_base(&self.base, with_context);
+        let mut matched_rules = Vec::new();
+        for overlay in &self.overlays {
+            if overlay.key.matches(&parsed) {
+                merge::merge(&mut measurements, &overlay.measurements, with_context);
+                matched_rules.push(overlay.rule.clone());
+            }
+        }
+        Recipe {
+            payload_version: PAYLOAD_VERSION.to_owned(),
+            builder_version: env!("CARGO_PKG_VERSION").to_owned(),
+            generated_at: timestamp::now_rfc3339(),
+            request,
+            matched_rules,
+            measurements,
+        }
+    }
+
+    /// How many overlays the store holds.
+    pub fn overlay_count(&self) -> usize {
+        self.overlays.len()
+    }
+
+    /// The `matchedRules` line of every overlay, in the order they apply.
+    pub fn rules(&self) -> impl Iterator<Item = &str> {
+        self.overlays.iter().map(|o| o.rule.as_str())
+    }
+}
+
+/// How deep below the data directory recipe files are looked for (guards against symlink loops).
+const MAX_DEPTH: usize = 8;
+
+/// Collects `*.yaml`/`*.yml` files below `dir`, skipping hidden entries (`.git`, `.github` …).
+fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    collect_yaml_at(dir, out, 0)
+}
+
+fn collect_yaml_at(
+    dir: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    depth: usize,
+) -> std::io::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(std::io::Error::other(format!(
+            "{} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)",
+            dir.display()
+        )));
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            collect_yaml_at(&path, out, depth + 1)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eidos_plugin_api::Reading;
+
+    fn query(pairs: &[(&str, &str)]) -> Query {
+        Query::from_pairs(pairs.iter().copied()).unwrap()
+    }
+
+    /// Writes `files` (relative path, text) into a fresh directory.
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const BASE: &str = "measurements:\n  - type: os\n    subtypes:\n      - subtype: sysctl\n        data: {a: \"1\", b: \"1\"}\n        context: {a: base a, b: base b}\n";
+
+    fn overlay(key: &str, value: &str) -> String {
+        format!(
+            "  - key: {{{key}}}\n    measurements:\n      - type: os\n        subtypes:\n          - subtype: sysctl\n            data: {{a: \"{value}\"}}\n            context: {{a: set by {value}}}\n"
+        )
+    }
+
+    fn value_of_a(recipe: &Recipe) -> &Reading {
+        &recipe.measurements[0].subtypes[0].data["a"]
+    }
+
+    #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<RecipeStore>();
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[("gpu", "h200")]);
+        let expected = store.build(&q).measurements;
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, q) = (Arc::clone(&store), q.clone());
+                std::thread::spawn(move || store.build(&q).measurements)
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn the_embedded_data_loads_and_is_shared() {
+        let one = RecipeStore::embedded().unwrap();
+        let two = RecipeStore::embedded().unwrap();
+        assert!(Arc::ptr_eq(&one, &two), "parsed once per process");
+        assert!(one.overlay_count() > 0);
+    }
+
+    #[test]
+    fn every_embedded_value_carries_a_context_line() {
+        let store = RecipeStore::embedded().unwrap();
+        let mut all = vec![("base.yaml".to_owned(), &store.base)];
+        all.extend(
+            store
+                .overlays
+                .iter()
+                .map(|o| (o.rule.clone(), &o.measurements)),
+        );
+        for (source, measurements) in all {
+            for m in measurements {
+                for s in &m.subtypes {
+                    for key in s.data.keys() {
+                        assert!(
+                            s.context.contains_key(key),
+                            "{source}: {}/{}/{key} has no context line",
+                            m.kind,
+                            s.subtype
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_query_gives_the_base_without_context() {
+        let store = RecipeStore::embedded().unwrap();
+        let recipe = store.build(&Query::default());
+        assert!(recipe.matched_rules.is_empty());
+        assert_eq!(recipe.payload_version, PAYLOAD_VERSION);
+        assert_eq!(recipe.request, Query::default());
+        let mut expected = store.base.clone();
+        for s in expected.iter_mut().flat_map(|m| m.subtypes.iter_mut()) {
+            s.context.clear();
+        }
+        assert_eq!(recipe.measurements, expected);
+    }
+
+    #[test]
+    fn a_typical_query_applies_overlays_and_keeps_context_when_asked() {
+        let store = RecipeStore::embedded().unwrap();
+        let recipe = store.build(&query(&[
+            ("gpu", "h100"),
+            ("service", "eks"),
+            ("context", "true"),
+        ]));
+        assert!(
+            recipe
+                .matched_rules
+                .iter()
+                .any(|r| r.starts_with("service=eks ")),
+            "{:?}",
+            recipe.matched_rules
+        );
+        assert!(
+            recipe
+                .matched_rules
+                .iter()
+                .any(|r| r.starts_with("gpu=h100 ")),
+            "{:?}",
+            recipe.matched_rules
+        );
+        let os = recipe.measurements.iter().find(|m| m.kind == "os").unwrap();
+        let kmod = os.subtype("kmod").unwrap();
+        assert_eq!(kmod.data["efa"], Reading::Bool(true));
+        assert!(kmod.context.contains_key("efa"));
+        assert!(kmod.context.contains_key("nvidia"));
+    }
+
+    #[test]
+    fn overlays_apply_least_specific_first_and_ties_in_file_order() {
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (
+                "a.yaml",
+                &format!(
+                    "overlays:\n{}{}{}",
+                    overlay("gpu: h100, service: eks", "both"),
+                    overlay("gpu: h100", "gpu"),
+                    overlay("k8s: \">=1.30\"", "range"),
+                ),
+            ),
+            (
+                "b.yaml",
+                &format!("overlays:\n{}", overlay("service: eks", "service")),
+            ),
+            (
+                "c/nested.yaml",
+                &format!("overlays:\n{}", overlay("k8s: \"1.30\"", "pinned")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
+        let table: &[Row] = &[
+            (&[], "1", &[]),
+            (&[("gpu", "h100")], "gpu", &["gpu=h100 (a.yaml)"]),
+            (
+                &[("gpu", "h100"), ("service", "eks")],
+                "both",
+                &[
+                    "gpu=h100 (a.yaml)",
+                    "service=eks (b.yaml)",
+                    "service=eks, gpu=h100 (a.yaml)",
+                ],
+            ),
+            (
+                &[("service", "eks"), ("context", "1")],
+                "service",
+                &["service=eks (b.yaml)"],
+            ),
+            (&[("k8s", "1.31.2")], "range", &["k8s=(>=1.30) (a.yaml)"]),
+            (
+                &[("k8s", "1.30.2")],
+                "pinned",
+                &["k8s=(>=1.30) (a.yaml)", "k8s=1.30 (c/nested.yaml)"],
+            ),
+        ];
+        for (pairs, winner, rules) in table {
+            let recipe = store.build(&query(pairs));
+            assert_eq!(
+                value_of_a(&recipe),
+                &Reading::Str((*winner).into()),
+                "{pairs:?}"
+            );
+            assert_eq!(&recipe.matched_rules, rules, "{pairs:?}");
+            let sysctl = &recipe.measurements[0].subtypes[0];
+            if recipe.request.context {
+                assert_eq!(sysctl.context["a"], format!("set by {winner}"));
+                assert_eq!(sysctl.context["b"], "base b");
+            } else {
+                assert!(sysctl.context.is_empty(), "{pairs:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn hidden_entries_and_other_files_are_ignored() {
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (".github/workflows/check.yml", "on: push\n"),
+            (".draft.yaml", "not: an overlay file\n"),
+            ("README.md", "# our recipes\n"),
+            (
+                "sites/a.yml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "a")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.rules().collect::<Vec<_>>(),
+            ["gpu=h100 (sites/a.yml)"]
+        );
+    }
+
+    #[test]
+    fn loading_errors_name_the_file_and_the_reason() {
+        type Row<'a> = (Vec<(&'a str, String)>, &'a str, &'a str);
+        let table: Vec<Row> = vec![
+            (vec![("x.yaml", "overlays: []".into())], "", "no base.yaml"),
+            (
+                vec![("base.yaml", "measurements: [".into())],
+                "base.yaml",
+                "malformed YAML",
+            ),
+            (
+                vec![(
+                    "base.yaml",
+                    "measurements:\n  - type: disk\n    subtypes: []\n".into(),
+                )],
+                "base.yaml",
+                "unknown measurement type \"disk\"",
+            ),
+            (
+                vec![
+                    ("base.yaml", BASE.into()),
+                    (
+                        "a.yaml",
+                        format!("overlays:\n{}", overlay("gpu: h100, service: eks", "x")),
+                    ),
+                    (
+                        "b.yaml",
+                        format!("overlays:\n{}", overlay("service: EKS, gpu: H100", "y")),
+                    ),
+                ],
+                "b.yaml",
+                "two overlays have the same key {service=eks, gpu=h100}: here and in",
+            ),
+            (
+                vec![
+                    ("base.yaml", BASE.into()),
+                    (
+                        "a.yaml",
+                        format!("overlays:\n{}", overlay("k8s: \"1.a\"", "x")),
+                    ),
+                ],
+                "a.yaml",
+                "kubernetes version has a non-numeric component",
+            ),
+            (
+                vec![
+                    ("base.yaml", BASE.into()),
+                    (
+                        "a.yaml",
+                        format!("overlays:\n{}", overlay("os: windows", "x")),
+                    ),
+                ],
+                "a.yaml",
+                "unknown value \"windows\": expected one of ubuntu",
+            ),
+        ];
+        for (files, file, reason) in table {
+            let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+            let dir = dir_with(&files);
+            let err = RecipeStore::load_dir(dir.path()).unwrap_err();
+            assert!(err.file.ends_with(file), "{files:?}: {err}");
+            assert!(err.reason.contains(reason), "{files:?}: {err}");
+        }
+        let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
+        let looped = dir_with(&[("base.yaml", BASE)]);
+        std::os::unix::fs::symlink(looped.path(), looped.path().join("again")).unwrap();
+        let err = RecipeStore::load_dir(looped.path()).unwrap_err();
+        assert!(err.reason.contains("symbolic link loop"), "{err}");
+        assert!(
+            missing
+                .to_string()
+                .contains("cannot read the recipe directory"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn an_unvalidated_query_is_normalized_or_matches_nothing() {
+        let store = RecipeStore::embedded().unwrap();
+        let raw: Query = serde_json::from_str(r#"{"gpu":"H100","k8s":"x.y"}"#).unwrap();
+        let recipe = store.build(&raw);
+        assert_eq!(recipe.request.gpu.as_deref(), Some("h100"));
+        assert_eq!(recipe.request.k8s.as_deref(), Some("x.y"), "kept as given");
+        assert!(recipe.matched_rules.iter().all(|r| !r.contains("k8s")));
+        let raw: Query = serde_json::from_str(r#"{"gpu":"h900"}"#).unwrap();
+        assert!(
+            store.build(&raw).matched_rules.is_empty(),
+            "an unknown gpu matches nothing"
+        );
+        let raw: Query = serde_json::from_str(r#"{"gpu":"H100"}"#).unwrap();
+        let recipe = store.build(&raw);
+        assert_eq!(recipe.request.gpu.as_deref(), Some("h100"));
+        assert!(!recipe.matched_rules.is_empty());
+    }
+
+    /// The built-in data covers what the issue asks for: each of these queries applies an
+    /// overlay whose key names exactly these values, and changes the recipe.
+    #[test]
+    fn the_built_in_data_has_overlays_for_each_service_gpu_release_and_intent() {
+        let store = RecipeStore::embedded().unwrap();
+        let base = store.build(&Query::default());
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (&[("service", "eks")], "service=eks "),
+            (&[("service", "gke")], "service=gke "),
+            (&[("service", "aks")], "service=aks "),
+            (&[("service", "oke")], "service=oke "),
+            (&[("service", "self-managed")], "service=self-managed "),
+            (&[("gpu", "h100")], "gpu=h100 "),
+            (&[("gpu", "h200")], "gpu=h200 "),
+            (&[("gpu", "gb200")], "gpu=gb200 "),
+            (&[("gpu", "b200")], "gpu=b200 "),
+            (&[("gpu", "a100")], "gpu=a100 "),
+            (&[("gpu", "l40s")], "gpu=l40s "),
+            (&[("gpu", "l4")], "gpu=l4 "),
+            (
+                &[("os", "ubuntu"), ("osv", "22.04")],
+                "os=ubuntu, osv=22.04 ",
+            ),
+            (
+                &[("os", "ubuntu"), ("osv", "24.04")],
+                "os=ubuntu, osv=24.04 ",
+            ),
+            (&[("intent", "training")], "intent=training "),
+            (&[("intent", "inference")], "intent=inference "),
+        ];
+        for (pairs, rule) in table {
+            let recipe = store.build(&query(pairs));
+            assert!(
+                recipe.matched_rules.iter().any(|r| r.starts_with(rule)),
+                "{pairs:?}: {:?}",
+                recipe.matched_rules
+            );
+            assert_ne!(
+                recipe.measurements, base.measurements,
+                "{pairs:?} changes nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn built_in_version_ranges_pick_the_right_overlay() {
+        let store = RecipeStore::embedded().unwrap();
+        let find = |recipe: &Recipe, kind: &str, sub: &str, key: &str| {
+            recipe
+                .measurements
+                .iter()
+                .find(|m| m.kind == kind)
+                .and_then(|m| m.subtype(sub))
+                .and_then(|s| s.data.get(key))
+                .cloned()
+        };
+        let new_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "6.8.0-1024-aws"),
+        ]));
+        assert_eq!(
+            find(&new_kernel, "k8s", "policy", "driver.kernelModuleType"),
+            Some(Reading::Str("open".into()))
+        );
+        assert_eq!(find(&new_kernel, "os", "kmod", "nvidia_peermem"), None);
+        let old_kernel = store.build(&query(&[
+            ("intent", "training"),
+            ("kernel", "5.4.0-1103-aws"),
+        ]));
+        assert_eq!(
+            find(&old_kernel, "os", "kmod", "nvidia_peermem"),
+            Some(Reading::Bool(true))
+        );
+        let k8s_131 = store.build(&query(&[("k8s", "v1.31.4-eks-1")]));
+        assert!(find(&k8s_131, "os", "grub", "systemd.unified_cgroup_hierarchy").is_some());
+        let k8s_130 = store.build(&query(&[("k8s", "v1.30.14-eks-3025e55")]));
+        assert!(find(&k8s_130, "os", "grub", "systemd.unified_cgroup_hierarchy").is_none());
+    }
+
+    #[test]
+    fn the_reference_node_gets_its_eks_h100_recipe() {
+        let store = RecipeStore::embedded().unwrap();
+        let q = query(&[
+            ("kernel", "6.8.0-1024-aws"),
+            ("service", "eks"),
+            ("k8s", "v1.30.14-eks-3025e55"),
+            ("gpu", "h100"),
+        ]);
+        let recipe = store.build(&q);
+        let keys: Vec<_> = recipe
+            .matched_rules
+            .iter()
+            .map(|r| r.split(" (").next().unwrap_or_default())
+            .collect();
+        // Single-field overlays first, in file order (overlays/gpu.yaml before overlays/service.yaml).
+        assert_eq!(keys, ["gpu=h100", "service=eks", "service=eks, gpu=h100"]);
+    }
+
+    proptest::proptest! {
+        /// Whatever overlays exist, the value a build gives is the base's when nothing matches,
+        /// else that of the matching overlay that is most specific and, among equals, written
+        /// last; and matchedRules lists the matches in that order.
+        #[test]
+        fn the_most_specific_last_written_match_wins(
+            keys in proptest::collection::vec(
+                (0usize..3, 0usize..3, 0usize..4),
+                1..12,
+            ),
+            q in (0usize..3, 0usize..3, 0usize..3),
+        ) {
+            const GPU: [Option<&str>; 3] = [None, Some("h100"), Some("h200")];
+            const SERVICE: [Option<&str>; 3] = [None, Some("eks"), Some("gke")];
+            const K8S: [Option<&str>; 4] = [None, Some("\"1.30\""), Some("\"1.30.2\""), Some("\">=1.30\"")];
+            let mut text = String::from("overlays:\n");
+            let mut written = Vec::new();
+            for (g, s, k) in keys {
+                let parts: Vec<String> = [("gpu", GPU[g]), ("service", SERVICE[s]), ("k8s", K8S[k])]
+                    .iter()
+                    .filter_map(|(f, v)| v.map(|v| format!("{f}: {v}")))
+                    .collect();
+                if parts.is_empty() || written.contains(&parts) {
+                    continue;
+                }
+                text.push_str(&overlay(&parts.join(", "), &format!("o{}", written.len())));
+                written.push(parts);
+            }
+            proptest::prop_assume!(!written.is_empty());
+            let store = RecipeStore::from_files(
+                [
+                    ("base".to_owned(), BASE_FILE.to_owned(), BASE),
+                    ("o".to_owned(), "o.yaml".to_owned(), text.as_str()),
+                ],
+                "test",
+            )
+            .unwrap();
+            let query_k8s = ["1.30.2", "1.31", "1.29.9"][q.2];
+            let mut pairs = vec![("k8s", query_k8s)];
+            pairs.extend(GPU[q.0].map(|g| ("gpu", g)));
+            pairs.extend(SERVICE[q.1].map(|s| ("service", s)));
+            let query = Query::from_pairs(pairs).unwrap();
+            let parsed = ParsedQuery::new(&query);
+
+            // The model: the overlays in written order (index), those that match, sorted by
+            // (specificity, index); the last one wins.
+            let raw = data::parse_overlays(&text).unwrap();
+            let mut matching: Vec<(usize, &OverlayData)> =
+                raw.iter().enumerate().filter(|(_, o)| o.key.matches(&parsed)).collect();
+            matching.sort_by_key(|(i, o)| (o.key.specificity(), *i));
+            let expected_value = matching
+                .last()
+                .map_or("1".to_owned(), |(i, _)| format!("o{i}"));
+            let expected_rules: Vec<String> =
+                matching.iter().map(|(_, o)| format!("{} (o.yaml)", o.key)).collect();
+
+            let recipe = store.build(&query);
+            proptest::prop_assert_eq!(value_of_a(&recipe), &Reading::Str(expected_value));
+            proptest::prop_assert_eq!(recipe.matched_rules, expected_rules);
+        }
+    }
+}
