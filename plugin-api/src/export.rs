@@ -3,7 +3,7 @@
 //! errors so that a plugin can never unwind into (or abort) the host.
 
 use crate::abi::PluginModule;
-use crate::collector::{CancelToken, CollectContext, Collector, Outcome};
+use crate::collector::{CancelToken, CollectContext, CollectError, Collector, Outcome};
 use crate::manifest::{Manifest, OptionSpec, PluginKind};
 use crate::serializer::Serializer;
 use crate::wire::{CollectRequest, CollectResponse, SerializeRequest};
@@ -99,9 +99,7 @@ pub fn serializer_manifest<S: Serializer>(version: &str) -> RString {
 /// Decodes a collect request, runs collector `C`, and encodes its answer.
 pub fn run_collector<C: Collector>(request: RStr<'_>, cancelled: &AtomicBool) -> RString {
     let response = match serde_json::from_str::<CollectRequest>(request.as_str()) {
-        Err(e) => CollectResponse::Error {
-            message: format!("malformed collect request: {e}"),
-        },
+        Err(e) => CollectResponse::error(format!("malformed collect request: {e}")),
         Ok(req) => {
             let root = Path::new(&req.host_root);
             let ctx = CollectContext::new(
@@ -111,8 +109,9 @@ pub fn run_collector<C: Collector>(request: RStr<'_>, cancelled: &AtomicBool) ->
                 CancelToken::new(cancelled),
             );
             match guard(|| C::collect(&ctx)) {
-                Err(panic) => CollectResponse::Error { message: panic },
+                Err(panic) => CollectResponse::error(panic),
                 Ok(Err(e)) => CollectResponse::Error {
+                    invalid_option: matches!(e, CollectError::InvalidOption { .. }),
                     message: e.to_string(),
                 },
                 Ok(Ok(Outcome::NotApplicable(reason))) => CollectResponse::NotApplicable { reason },
@@ -144,9 +143,9 @@ pub fn run_serializer<S: Serializer>(request: RStr<'_>) -> RResult<RVec<u8>, RSt
 
 /// The `collect` entry point of a serializer plugin: always an error.
 pub fn not_a_collector(name: &str) -> RString {
-    to_json(&CollectResponse::Error {
-        message: format!("{name} is a serializer, not a collector"),
-    })
+    to_json(&CollectResponse::error(format!(
+        "{name} is a serializer, not a collector"
+    )))
 }
 
 /// The `serialize` entry point of a collector plugin: always an error.
@@ -318,7 +317,6 @@ macro_rules! __export_future_api_collector {
 mod tests {
     use super::*;
     use crate::model::{Measurement, MeasurementType, Subtype};
-    use crate::CollectError;
 
     #[test]
     fn root_module_symbol_matches_abi_stable() {
@@ -370,7 +368,7 @@ mod tests {
         let out = run_collector::<Panicky>(RStr::from_str(&request(&[])), &flag);
         let resp: CollectResponse = serde_json::from_str(out.as_str()).unwrap();
         match resp {
-            CollectResponse::Error { message } => {
+            CollectResponse::Error { message, .. } => {
                 assert!(message.contains("plugin panicked: boom 42"), "{message}");
                 assert!(message.contains("export.rs"), "{message}");
             }

@@ -44,7 +44,25 @@ pub enum CollectResponse {
     Error {
         /// What went wrong.
         message: String,
+        /// The failure is a bad option value (a usage error for the caller, exit code 2). Added in
+        /// plugin API 1.1; plugins built earlier never set it.
+        #[serde(
+            default,
+            rename = "invalidOption",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        invalid_option: bool,
     },
+}
+
+impl CollectResponse {
+    /// A failure described by `message` (not an option error).
+    pub fn error(message: impl Into<String>) -> Self {
+        CollectResponse::Error {
+            message: message.into(),
+            invalid_option: false,
+        }
+    }
 }
 
 /// What the host asks of a serializer.

@@ -170,10 +170,15 @@ fn the_option_is_passed_through_and_unknown_keys_and_bad_values_are_refused() {
         "--set",
         "example.uptime=maybe",
     ]));
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "a bad option value is a usage error: {}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains(
-            "collector example failed: invalid value \"maybe\" for option uptime: \
+            "collector example: invalid value \"maybe\" for option uptime: \
              expected true or false"
         ),
         "{}",

@@ -116,7 +116,12 @@ fn a_bad_gpu_option_fails_the_snapshot_naming_the_option() {
         "--set",
         "gpu.serials=maybe",
     ]));
-    assert_ne!(out.code, Some(0));
+    assert_eq!(
+        out.code,
+        Some(2),
+        "a bad option value is a usage error: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("serials"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }

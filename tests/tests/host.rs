@@ -316,7 +316,7 @@ fn plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each()
     let os = find(&first.path().join("libeidos_collector_os.so"));
     assert_eq!(os["status"], "loaded");
     assert_eq!(os["version"], "0.1.0");
-    assert_eq!(os["apiVersion"], "1.0.0");
+    assert_eq!(os["apiVersion"], "1.1.0");
     assert_eq!(os["kind"], "collector");
     let json = find(&first.path().join("libeidos_serializer_json.so"));
     assert_eq!(json["formats"], serde_json::json!(["json"]));
@@ -339,7 +339,7 @@ fn plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each()
     };
     let future = refused("libeidos_collector_future.so");
     assert!(
-        future.contains("built against plugin API 2.0.0; this eidos expects plugin API 1.0.0"),
+        future.contains("built against plugin API 2.0.0; this eidos expects plugin API 1.1.0"),
         "{future}"
     );
     assert!(future.contains("libeidos_collector_future.so"), "{future}");
@@ -426,4 +426,29 @@ fn version_help_and_completion() {
     }
     let out = run(eidos(&[]).args(["completion", "tcsh"]));
     assert_eq!(out.code, Some(2));
+}
+
+#[test]
+fn a_bad_option_value_is_a_usage_error_in_both_modes() {
+    let dir = dir_with_fixtures(&[("fixture_plugin_fail", "fail")]);
+    for extra in [&[][..], &["--best-effort"][..]] {
+        let out = run(eidos(&[dir.path()])
+            .args([
+                "snapshot",
+                "--collectors",
+                "os,fail",
+                "--set",
+                "fail.delay-ms=soon",
+                "-f",
+                "json",
+            ])
+            .args(extra));
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("collector fail: invalid value \"soon\" for option delay-ms: expected a number of milliseconds"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "nothing written");
+    }
 }

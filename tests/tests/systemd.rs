@@ -148,7 +148,12 @@ fn a_unit_name_without_a_type_is_refused_with_the_option_named() {
         "--set",
         "systemd.units=kubelet",
     ]));
-    assert_ne!(out.code, Some(0));
+    assert_eq!(
+        out.code,
+        Some(2),
+        "a bad option value is a usage error: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("option units"), "{}", out.stderr);
     assert!(out.stderr.contains("\"kubelet\""), "{}", out.stderr);
     assert!(

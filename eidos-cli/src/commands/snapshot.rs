@@ -55,6 +55,14 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
             tracing::info!(collector = %r.name, reason = r.report.reason.as_deref().unwrap_or(""), "not applicable");
         }
     }
+    // A bad option value is the caller's mistake in either mode: a usage error, nothing written.
+    if let Some(bad) = results.iter().find(|r| r.invalid_option) {
+        return Err(usage_error!(
+            "collector {}: {}",
+            bad.name,
+            bad.report.reason.as_deref().unwrap_or("invalid option")
+        ));
+    }
     let failures: Vec<&JobResult> = results.iter().filter(|r| r.is_failure()).collect();
     if !args.best_effort {
         if let Some(failed) = failures.first() {

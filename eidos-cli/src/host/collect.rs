@@ -53,6 +53,8 @@ pub struct JobResult {
     pub report: CollectorReport,
     /// Its measurements (empty unless ok).
     pub measurements: Vec<Measurement>,
+    /// It failed because an option value was invalid (a usage error).
+    pub invalid_option: bool,
 }
 
 impl JobResult {
@@ -96,14 +98,14 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
                     let _ = tx.send(response);
                 });
             let outcome = match spawned {
-                Err(e) => Answer::Response(CollectResponse::Error {
-                    message: format!("cannot start a thread: {e}"),
-                }),
+                Err(e) => Answer::Response(CollectResponse::error(format!(
+                    "cannot start a thread: {e}"
+                ))),
                 Ok(_) => match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(response)) => Answer::Response(response),
-                    Ok(Err(_closed)) => Answer::Response(CollectResponse::Error {
-                        message: "the collector thread ended without an answer".to_owned(),
-                    }),
+                    Ok(Err(_closed)) => Answer::Response(CollectResponse::error(
+                        "the collector thread ended without an answer".to_owned(),
+                    )),
                     Err(_elapsed) => {
                         flag.store(true, Ordering::Relaxed);
                         Answer::TimedOut
@@ -150,6 +152,7 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
                         job,
                     ),
                     measurements: Vec::new(),
+                    invalid_option: false,
                 });
             }
         }
@@ -159,6 +162,7 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
 
 fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -> JobResult {
     let name = job.plugin.manifest.name.clone();
+    let mut bad_option = false;
     let (status, reason, warnings, measurements) = match outcome {
         Answer::Response(CollectResponse::Ok {
             measurements,
@@ -170,12 +174,18 @@ fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -
             Vec::new(),
             Vec::new(),
         ),
-        Answer::Response(CollectResponse::Error { message }) => (
-            CollectorStatus::Failed,
-            Some(message),
-            Vec::new(),
-            Vec::new(),
-        ),
+        Answer::Response(CollectResponse::Error {
+            message,
+            invalid_option,
+        }) => {
+            bad_option = invalid_option;
+            (
+                CollectorStatus::Failed,
+                Some(message),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
         Answer::TimedOut => (
             CollectorStatus::TimedOut,
             Some(format!(
@@ -192,6 +202,7 @@ fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -
         name,
         report: rep,
         measurements,
+        invalid_option: bad_option,
     }
 }
 

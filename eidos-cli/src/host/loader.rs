@@ -308,33 +308,16 @@ fn summarize_abi_error(text: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::summarize_abi_error;
-
-    #[test]
-    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
-        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
-        assert_eq!(summarize_abi_error(dump), "Too many fields: expected 4, found 3");
-        assert_eq!(summarize_abi_error("plain message"), "plain message");
-        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
-    }
-}
-
 impl LoadedPlugin {
     /// Calls the plugin's collect entry point. Blocks until the plugin returns.
     pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectResponse {
         let request = match serde_json::to_string(request) {
             Ok(json) => json,
-            Err(e) => {
-                return CollectResponse::Error {
-                    message: format!("encoding the request: {e}"),
-                }
-            }
+            Err(e) => return CollectResponse::error(format!("encoding the request: {e}")),
         };
         let answer = (self.module.collect())(RStr::from_str(&request), cancelled);
-        serde_json::from_str(answer.as_str()).unwrap_or_else(|e| CollectResponse::Error {
-            message: format!("the plugin returned a malformed answer: {e}"),
+        serde_json::from_str(answer.as_str()).unwrap_or_else(|e| {
+            CollectResponse::error(format!("the plugin returned a malformed answer: {e}"))
         })
     }
 
@@ -346,5 +329,21 @@ impl LoadedPlugin {
             .into_result()
             .map(Into::into)
             .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_abi_error;
+
+    #[test]
+    fn abi_errors_are_cut_to_their_verdict_on_one_line() {
+        let dump = "Compared <this>:\n  lots of layout\n  lines\nError:\n  field a\nError:\n  Too many fields:\n    expected 4, found 3\n";
+        assert_eq!(
+            summarize_abi_error(dump),
+            "Too many fields: expected 4, found 3"
+        );
+        assert_eq!(summarize_abi_error("plain message"), "plain message");
+        assert!(summarize_abi_error(&"x ".repeat(500)).ends_with(" …"));
     }
 }
