@@ -34,10 +34,6 @@ fn run(cli: &Cli) -> error::CliResult {
     if let Command::Completion(args) = &cli.command {
         return commands::completion::run(args);
     }
-    // The API needs neither plugins nor the config file.
-    if let Command::Serve(args) = &cli.command {
-        return commands::serve::run(args);
-    }
     let config =
         config::Config::load(cli.global.config.as_deref()).map_err(error::CliError::usage)?;
     let ctx = commands::Context {
@@ -51,6 +47,6 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Plugins(PluginsCommand::Lock(args)) => commands::plugins::lock(&ctx, args),
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
         Command::Completion(args) => commands::completion::run(args),
-        Command::Serve(args) => commands::serve::run(args),
+        Command::Serve(args) => commands::serve::run(args, &ctx.config),
     }
 }

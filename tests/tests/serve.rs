@@ -478,3 +478,47 @@ fn a_recipes_dir_replaces_the_built_in_data() {
         "only the directory's data: {doc}"
     );
 }
+
+#[test]
+fn the_config_file_configures_the_server_below_flags_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[serve]\naddr = \"127.0.0.1:0\"\nrate-limit = 1\nrate-burst = 4\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(eidos_bin());
+    cmd.arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env_remove("EIDOS_ADDR")
+        .env_remove("EIDOS_RATE_LIMIT")
+        .env_remove("EIDOS_RATE_BURST");
+    let served = Served::start_with(&mut cmd);
+    assert_eq!(
+        served.addr.ip().to_string(),
+        "127.0.0.1",
+        "serve.addr from the file"
+    );
+    let answer = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    assert_eq!(
+        answer.header("x-ratelimit-limit"),
+        Some("4"),
+        "serve.rate-burst from the file"
+    );
+    drop(served);
+
+    let mut cmd = Command::new(eidos_bin());
+    cmd.arg("--config")
+        .arg(&cfg)
+        .env("EIDOS_RATE_BURST", "6")
+        .args(["serve", "--rate-limit", "0"]);
+    let served = Served::start_with(&mut cmd);
+    let answer = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    assert_eq!(
+        answer.header("x-ratelimit-limit"),
+        None,
+        "--rate-limit 0 beats the file and disables limiting"
+    );
+}
