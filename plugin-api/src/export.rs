@@ -225,6 +225,20 @@ macro_rules! __export_root_module {
 #[macro_export]
 macro_rules! export_collector {
     ($collector:ty) => {
+        $crate::__export_collector_as!(
+            $collector,
+            $crate::abi::PluginModuleRef,
+            $crate::export::root_module
+        );
+    };
+}
+
+/// The entry points of a collector plugin, exported under the given root module type and builder
+/// (the real one, or the future-API fixture's).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_collector_as {
+    ($collector:ty, $module_ref:ty, $build:path) => {
         extern "C" fn __eidos_manifest() -> $crate::abi_stable::std_types::RString {
             $crate::export::collector_manifest::<$collector>(env!("CARGO_PKG_VERSION"))
         }
@@ -243,8 +257,8 @@ macro_rules! export_collector {
             $crate::export::not_a_serializer(<$collector as $crate::Collector>::NAME)
         }
         $crate::__export_root_module!(
-            $crate::abi::PluginModuleRef,
-            $crate::export::root_module(__eidos_manifest, __eidos_collect, __eidos_serialize)
+            $module_ref,
+            $build(__eidos_manifest, __eidos_collect, __eidos_serialize)
         );
     };
 }
@@ -285,30 +299,10 @@ macro_rules! export_serializer {
 #[macro_export]
 macro_rules! __export_future_api_collector {
     ($collector:ty) => {
-        extern "C" fn __eidos_manifest() -> $crate::abi_stable::std_types::RString {
-            $crate::export::collector_manifest::<$collector>(env!("CARGO_PKG_VERSION"))
-        }
-        extern "C" fn __eidos_collect(
-            request: $crate::abi_stable::std_types::RStr<'_>,
-            cancelled: &::std::sync::atomic::AtomicBool,
-        ) -> $crate::abi_stable::std_types::RString {
-            $crate::export::run_collector::<$collector>(request, cancelled)
-        }
-        extern "C" fn __eidos_serialize(
-            _request: $crate::abi_stable::std_types::RStr<'_>,
-        ) -> $crate::abi_stable::std_types::RResult<
-            $crate::abi_stable::std_types::RVec<u8>,
-            $crate::abi_stable::std_types::RString,
-        > {
-            $crate::export::not_a_serializer(<$collector as $crate::Collector>::NAME)
-        }
-        $crate::__export_root_module!(
+        $crate::__export_collector_as!(
+            $collector,
             $crate::abi::future_api::FutureModuleRef,
-            $crate::export::future_root_module(
-                __eidos_manifest,
-                __eidos_collect,
-                __eidos_serialize
-            )
+            $crate::export::future_root_module
         );
     };
 }
