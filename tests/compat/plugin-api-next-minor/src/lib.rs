@@ -12,13 +12,22 @@
 //!
 //! The crate's version is the plugin API version. See `docs/architecture.md` for why the boundary
 //! carries versioned JSON documents rather than a tree of `abi_stable` types.
+//!
+//! Rehearsal of the next minor version: the modules this minor leaves unchanged are the frozen
+//! 1.0.0 files themselves (`#[path]`); only export.rs, manifest.rs and wire.rs carry the additions.
+//! Version strings still come from this crate, since `env!` and `package_version_strings!` expand
+//! where they are compiled.
 
+#[path = "../../plugin-api-1.0.0/src/abi.rs"]
 pub mod abi;
+#[path = "../../plugin-api-1.0.0/src/collector.rs"]
 mod collector;
 #[doc(hidden)]
 pub mod export;
 mod manifest;
+#[path = "../../plugin-api-1.0.0/src/model.rs"]
 pub mod model;
+#[path = "../../plugin-api-1.0.0/src/serializer.rs"]
 mod serializer;
 pub mod wire;
 
