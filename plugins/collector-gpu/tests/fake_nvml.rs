@@ -11,35 +11,27 @@ use eidos_plugin_api::{
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Builds the fake NVML once, into its own target directory (the outer cargo's is in use).
+/// The fake NVML library, a workspace member that `cargo build --workspace` builds next to the
+/// test executables' directory (the README's test command builds before it tests).
 fn fake_nvml_build() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
-        // target/debug/deps/<test> → target
-        let target = exe.ancestors().nth(3).unwrap().join("fake-nvml");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let status = Command::new(cargo)
-            .current_dir(&workspace)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "fixture-fake-nvml",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the fake NVML failed");
-        let lib = target.join("debug/libfixture_fake_nvml.so");
-        assert!(lib.is_file(), "{} missing", lib.display());
+        // target/debug/deps/<test> → target/debug
+        let lib = exe
+            .ancestors()
+            .nth(2)
+            .unwrap()
+            .join("libfixture_fake_nvml.so");
+        assert!(
+            lib.is_file(),
+            "{} is missing: run `cargo build --workspace` before the tests",
+            lib.display()
+        );
         lib
     })
 }

@@ -8,11 +8,10 @@ use eidos_plugin_api::{
     Reading, Subtype,
 };
 use eidos_systemd_harness::{
-    node_units, UserSystemd, BROKEN, CONTAINERD, CONTAINERD_NOFILE, DOCKER, KUBELET,
+    node_units, BareBus, UserSystemd, BROKEN, CONTAINERD, CONTAINERD_NOFILE, DOCKER, KUBELET,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -223,53 +222,10 @@ fn no_bus_at_the_address_is_not_applicable() {
     }
 }
 
-/// A bare dbus-daemon with no systemd on it; killed when dropped.
-struct BareBus {
-    daemon: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl BareBus {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bus");
-        let address = format!("unix:path={}", socket.display());
-        let daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--nosyslog"])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon must be installed (apt-get install dbus-daemon)");
-        let bus = BareBus {
-            daemon,
-            address,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        while !socket.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "dbus-daemon did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        bus
-    }
-}
-
-impl Drop for BareBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
 #[test]
 fn a_bus_without_systemd_is_not_applicable() {
     let bus = BareBus::start();
-    match collect(&[("bus", &bus.address)]) {
+    match collect(&[("bus", bus.address())]) {
         Ok(Outcome::NotApplicable(reason)) => {
             assert!(
                 reason.contains("systemd is not on the D-Bus message bus"),
@@ -332,7 +288,7 @@ fn cancelling_while_waiting_on_the_bus_stops_the_run_at_once() {
 #[test]
 fn a_cancelled_run_stops_before_asking_systemd() {
     let bus = BareBus::start();
-    let outcome = collect_with(&[("bus", &bus.address)], Duration::from_secs(5), true);
+    let outcome = collect_with(&[("bus", bus.address())], Duration::from_secs(5), true);
     assert_eq!(outcome, Err(CollectError::Cancelled));
 }
 

@@ -36,10 +36,12 @@
 //! other's processes. Harnesses are serialised by a lock held from start to the end of teardown,
 //! within a test binary and across processes (an advisory file lock).
 
+mod bare_bus;
 mod lock;
 mod process;
 mod units;
 
+pub use bare_bus::BareBus;
 pub use process::{namespace_of, processes_in_namespace};
 pub use units::{node_units, TestUnit, BROKEN, CONTAINERD, CONTAINERD_NOFILE, DOCKER, KUBELET};
 
