@@ -34,6 +34,23 @@ impl Context {
             .or_else(|| self.config.file.plugin_lock.clone())
     }
 
+    /// The output format: `--format` (or `EIDOS_FORMAT`), else the config file's `format`, else by
+    /// the output file's extension. Its serializer is resolved at once, so that a wrong format is a
+    /// usage error before any work is done.
+    pub fn output_format(
+        &self,
+        registry: &mut Registry,
+        flag: Option<&str>,
+        output: Option<&std::path::Path>,
+    ) -> CliResult<String> {
+        let format = flag
+            .map(str::to_owned)
+            .or_else(|| self.config.file.format.clone())
+            .unwrap_or_else(|| crate::host::output::default_format(output).to_owned());
+        registry.serializer_for(&format).map_err(CliError::usage)?;
+        Ok(format)
+    }
+
     /// The plugin registry for the configured search path and load policy.
     pub fn registry(&self) -> CliResult<Registry> {
         let lock = match self.lock_path() {

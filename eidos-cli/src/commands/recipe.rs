@@ -60,13 +60,11 @@ pub struct RecipeArgs {
 /// Runs `eidos recipe`.
 pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
     let mut registry = ctx.registry()?;
-    let format = args
-        .format
-        .clone()
-        .or_else(|| ctx.config.file.format.clone())
-        .unwrap_or_else(|| output::default_format(args.output.as_deref()).to_owned());
-    // Resolve the serializer first, so that a wrong --format fails before any work.
-    registry.serializer_for(&format).map_err(CliError::usage)?;
+    let format = ctx.output_format(
+        &mut registry,
+        args.format.as_deref(),
+        args.output.as_deref(),
+    )?;
 
     let mut query = flag_query(args)?;
     if let Some(path) = &args.snapshot {

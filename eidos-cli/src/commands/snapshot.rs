@@ -17,13 +17,11 @@ use std::path::Path;
 /// Runs `eidos snapshot`.
 pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     let mut registry = ctx.registry()?;
-    let format = args
-        .format
-        .clone()
-        .or_else(|| ctx.config.file.format.clone())
-        .unwrap_or_else(|| output::default_format(args.output.as_deref()).to_owned());
-    // Resolve the serializer before collecting, so that a wrong --format fails at once.
-    registry.serializer_for(&format).map_err(CliError::usage)?;
+    let format = ctx.output_format(
+        &mut registry,
+        args.format.as_deref(),
+        args.output.as_deref(),
+    )?;
     let timeout = match args.timeout {
         Some(t) => t,
         None => ctx
