@@ -113,7 +113,8 @@ pub struct SnapshotArgs {
     /// else from --output's extension, else yaml).
     #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
     pub format: Option<String>,
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// A collector option, NAME.KEY=VALUE (repeatable), e.g. systemd.bus=session.
@@ -141,7 +142,8 @@ pub enum PluginsCommand {
 /// `eidos plugins lock`.
 #[derive(Debug, Args)]
 pub struct PluginsLockArgs {
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -38,8 +38,8 @@ pub struct RecipeArgs {
     /// Include a one-line explanation for every value.
     #[arg(long)]
     pub context: bool,
-    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads
-    /// standard input); flags override what it implies.
+    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's, at most
+    /// 64 MiB; `-` reads standard input); flags override what it implies.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
@@ -50,7 +50,8 @@ pub struct RecipeArgs {
     /// extension, else the config file's `format`, else yaml).
     #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
     pub format: Option<String>,
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

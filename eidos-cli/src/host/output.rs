@@ -59,8 +59,8 @@ pub fn render(
         format: format.to_owned(),
         document,
         width: match output {
-            Some(_) => None,
-            None => terminal_width(),
+            Some(path) if !is_stdout(path) => None,
+            _ => terminal_width(),
         },
     };
     plugin
@@ -92,11 +92,11 @@ pub fn terminal_width() -> Option<u16> {
 /// Writes `bytes` to `output` (see [`write_output`]) or to standard output.
 pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<(), OutputError> {
     match output {
-        Some(path) => write_output(path, bytes).map_err(|source| OutputError::File {
+        Some(path) if !is_stdout(path) => write_output(path, bytes).map_err(|source| OutputError::File {
             path: path.to_owned(),
             source,
         }),
-        None => {
+        _ => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
                 Ok(()) => Ok(()),
@@ -108,11 +108,20 @@ pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<(), OutputError> {
     }
 }
 
+/// Whether `path` names this process's standard output (`/dev/stdout`, `/dev/fd/1`,
+/// `/proc/self/fd/1`): output to it goes to the descriptor itself, as without `--output`, so that
+/// `-o /dev/stdout >> log` appends to `log` instead of replacing it.
+fn is_stdout(path: &Path) -> bool {
+    ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/proc/thread-self/fd/1"]
+        .iter()
+        .any(|alias| path == Path::new(alias))
+}
+
 /// Writes `bytes` to the file `path` names, in the way its kind needs:
 ///
 /// - a new path, or a regular file (also through a symbolic link): atomically, with
 ///   [`write_atomically`], so that readers never see a part;
-/// - anything else that exists (a device such as `/dev/null`, a FIFO, `/dev/stdout` when that is
+/// - anything else that exists (a device such as `/dev/null`, a FIFO, `/dev/stderr` when that is
 ///   a pipe or a terminal): written in place, never replaced. A FIFO nobody reads is an error at
 ///   once rather than a wait for a reader that may never come; a device that refuses the data
 ///   (`/dev/full`) is an error.
