@@ -188,7 +188,9 @@ fn new_output_files_honour_the_umask_and_replaced_ones_keep_their_mode() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o604)).unwrap();
     with_umask("022");
     assert_eq!(mode(&file), 0o604, "a replaced file keeps its mode");
-    assert!(std::fs::read_to_string(&file).unwrap().contains("measurements"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("measurements"));
 }
 
 #[test]
@@ -251,7 +253,14 @@ fn a_hostile_host_root_leaves_files_out_with_warnings_and_best_effort_writes() {
     assert!(made.success());
 
     let out = run(eidos(&[dir.path()])
-        .args(["snapshot", "--collectors", "os", "--best-effort", "-f", "json"])
+        .args([
+            "snapshot",
+            "--collectors",
+            "os",
+            "--best-effort",
+            "-f",
+            "json",
+        ])
         .arg(format!("--set=os.root={}", root.path().display())));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let doc = out.json();
@@ -390,7 +399,10 @@ fn a_table_on_a_terminal_fits_its_width_or_columns() {
             text.lines().all(|l| l.chars().count() <= width),
             "wider than {width}:\n{text}"
         );
-        assert!(longest > width / 2, "the keys are long enough to need the width");
+        assert!(
+            longest > width / 2,
+            "the keys are long enough to need the width"
+        );
         assert!(
             text.lines().any(|l| l.chars().count() > width - 10),
             "the table uses the width:\n{text}"

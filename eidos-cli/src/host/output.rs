@@ -92,10 +92,12 @@ pub fn terminal_width() -> Option<u16> {
 /// Writes `bytes` to `output` (see [`write_output`]) or to standard output.
 pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<(), OutputError> {
     match output {
-        Some(path) if !is_stdout(path) => write_output(path, bytes).map_err(|source| OutputError::File {
-            path: path.to_owned(),
-            source,
-        }),
+        Some(path) if !is_stdout(path) => {
+            write_output(path, bytes).map_err(|source| OutputError::File {
+                path: path.to_owned(),
+                source,
+            })
+        }
         _ => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
@@ -112,9 +114,14 @@ pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<(), OutputError> {
 /// `/proc/self/fd/1`): output to it goes to the descriptor itself, as without `--output`, so that
 /// `-o /dev/stdout >> log` appends to `log` instead of replacing it.
 fn is_stdout(path: &Path) -> bool {
-    ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/proc/thread-self/fd/1"]
-        .iter()
-        .any(|alias| path == Path::new(alias))
+    [
+        "/dev/stdout",
+        "/dev/fd/1",
+        "/proc/self/fd/1",
+        "/proc/thread-self/fd/1",
+    ]
+    .iter()
+    .any(|alias| path == Path::new(alias))
 }
 
 /// Writes `bytes` to the file `path` names, in the way its kind needs:
