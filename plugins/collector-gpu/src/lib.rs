@@ -99,9 +99,19 @@ fn read_all(
 ) -> Result<(facts::SystemFacts, Vec<facts::GpuFacts>), CollectError> {
     let system = reader::read_system(nvml)
         .map_err(|e| CollectError::failed(format!("NVML could not count the GPUs: {e}")))?;
+    if system.gpu_count > MAX_GPUS {
+        return Err(CollectError::failed(format!(
+            "NVML reports {} GPUs, more than the {MAX_GPUS} a node can have: is gpu.nvml a real NVML library?",
+            system.gpu_count
+        )));
+    }
     let gpus = read_gpus(nvml, system.gpu_count, serials, ctx)?;
     Ok((system, gpus))
 }
+
+/// The most GPUs a collection accepts from NVML's count; more means the library is not a real
+/// NVML, and reading them would hold that many GPUs' values in memory.
+pub const MAX_GPUS: u32 = 1024;
 
 /// The most GPUs read at the same time. Eight-GPU nodes are the norm and sixteen the most seen;
 /// the bound keeps a library reporting an absurd GPU count from starting as many threads.

@@ -2,8 +2,8 @@
 //! (`tests/fixtures/fake-nvml`): a cdylib exporting part of the NVML C API with `nvml.h`'s
 //! signatures and return codes, answering with values recorded on an H200. Functions it does not
 //! export stand for an older driver's missing ones. This tests loading, initialisation, the reader,
-//! the mapping, shutdown and cancellation without a GPU; `scripts/gpu-check.sh` checks the real
-//! library on a GPU machine.
+//! the mapping, shutdown, cancellation and the concurrent reading of many GPUs without a GPU;
+//! `scripts/gpu-check.sh` checks the real library on a GPU machine.
 
 use eidos_collector_gpu::{library, mapping, reader, GpuCollector};
 use eidos_plugin_api::{
@@ -262,6 +262,18 @@ fn no_gpus_is_not_applicable_and_nvml_is_still_shut_down() {
     let fake = FakeNvml::new(0, SUCCESS);
     match fake.collect(&[], false) {
         Ok(Outcome::NotApplicable(reason)) => assert!(reason.contains("found no GPUs"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.calls(), (1, 1));
+}
+
+#[test]
+fn an_absurd_gpu_count_is_a_failure_and_nvml_is_still_shut_down() {
+    let fake = FakeNvml::new(100_000, SUCCESS);
+    match fake.collect(&[], false) {
+        Err(CollectError::Failed(reason)) => {
+            assert!(reason.contains("NVML reports 100000 GPUs"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(fake.calls(), (1, 1));
