@@ -14,7 +14,7 @@
 //!   cargo run -p eidos-collector-gpu --example bench-fake-nvml -- [FAKE_NVML] [RUNS] [LATENCY_US]
 //!
 //! FAKE_NVML defaults to the fixture built beside this example (`target/<profile>/
-//! libfixture_fake_nvml.so`), RUNS to 20, LATENCY_US to 1000 (1 ms per NVML call).
+//! libfixture_fake_nvml.so`), RUNS to 50, LATENCY_US to 1000 (1 ms per NVML call).
 
 use eidos_collector_gpu::{collect_with, library, mapping, reader};
 use eidos_plugin_api::{CancelToken, CollectContext, Outcome};
@@ -42,7 +42,7 @@ fn run() -> Result<(), String> {
         Some(path) => PathBuf::from(path),
         None => default_fake()?,
     };
-    let runs = positive(args.next(), "RUNS", 20)?;
+    let runs = positive(args.next(), "RUNS", 50)?;
     let latency_us = positive(args.next(), "LATENCY_US", 1000)?;
     let path = lib
         .to_str()

@@ -5,14 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Calls `read(index)` for every index in `0..count` on up to `max_threads` threads (fewer when
-/// there are fewer indices) and returns the results in index order, whatever order they finished
-/// in.
+/// there are fewer indices), the calling thread being one of them, and returns the results in
+/// index order, whatever order they finished in. One index starts no thread.
 ///
 /// Each thread asks `stop` before it takes its next index and takes none once it answers true.
 /// An index comes back `None` when it was not read: it was never taken because `stop` said so, or
 /// the thread reading it panicked (the other threads go on with the remaining indices). A thread
-/// that cannot be started only lowers the parallelism; if none can be, the indices are read on
-/// the calling thread.
+/// that cannot be started only lowers the parallelism: the calling thread reads in any case.
 pub fn read_in_index_order<T, R, S>(
     count: u32,
     max_threads: usize,
@@ -40,9 +39,9 @@ where
             let _ = slot.set(value);
         }
     };
-    let threads = max_threads.min(count);
+    let helpers = max_threads.min(count).saturating_sub(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
+        let handles: Vec<_> = (0..helpers)
             .filter_map(|n| {
                 std::thread::Builder::new()
                     .name(format!("eidos-gpu-{n}"))
@@ -50,11 +49,10 @@ where
                     .ok()
             })
             .collect();
-        if handles.is_empty() && count > 0 {
-            work();
-        }
+        // A panicked read leaves its index empty, on this thread as on the helpers (joined
+        // here, which keeps `scope` from re-raising their panics).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
         for handle in handles {
-            // A panicked thread's index stays empty; joining here keeps `scope` from re-raising it.
             let _ = handle.join();
         }
     });
@@ -136,6 +134,13 @@ mod tests {
         assert_eq!(reads.load(Ordering::SeqCst), 100);
         let expected: Vec<_> = (0..100).map(|i| Some(i * 2)).collect();
         assert_eq!(results, expected);
+    }
+
+    #[test]
+    fn one_index_is_read_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let results = read_in_index_order(1, 16, || false, |_| std::thread::current().id());
+        assert_eq!(results, [Some(caller)]);
     }
 
     #[test]
