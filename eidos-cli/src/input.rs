@@ -187,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn the_go_tools_snapshot_reads_from_a_file_in_yaml_and_json() {
+        let path = eidos_test_fixtures::h100_eks_go_path();
+        let snapshot = read_snapshot(&path).unwrap();
+        assert!(snapshot.measurements.len() >= 4);
+        let json = serde_json::to_vec(&snapshot).unwrap();
+        assert_eq!(parse_snapshot(&json).unwrap(), snapshot);
+    }
+
+    #[test]
     fn a_file_at_the_limit_is_read_and_one_byte_more_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in");

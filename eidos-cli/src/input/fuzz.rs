@@ -1,5 +1,5 @@
-//! Fuzzing the snapshot reader with proptest: arbitrary bytes, and arbitrary documents shaped
-//! like snapshots (in JSON and YAML, whole and cut short), must never panic. Each campaign runs a
+//! Fuzzing the snapshot reader with proptest: arbitrary bytes, the Go tool's snapshot fixture with
+//! bytes changed, and arbitrary documents shaped like snapshots (in JSON and YAML, whole and cut short), must never panic. Each campaign runs a
 //! bounded number of inputs and prints how many ran and how long the slowest took.
 //!
 //! The number of cases is bounded so that the suite stays quick; `PROPTEST_CASES=100000 cargo
@@ -130,6 +130,31 @@ fn fuzz_arbitrary_bytes_never_panic() {
         "snapshot reader, arbitrary bytes",
         prop::collection::vec(any::<u8>(), 0..4096),
         |bytes| {
+            let _ = parse_snapshot(&bytes);
+        },
+    );
+}
+
+#[test]
+fn fuzz_mutated_go_snapshots_never_panic() {
+    let original = eidos_test_fixtures::H100_EKS_GO_YAML.as_bytes();
+    let edit = (any::<prop::sample::Index>(), 0..3u8, any::<u8>());
+    campaign(
+        "snapshot reader, the Go fixture with bytes changed, inserted or removed",
+        prop::collection::vec(edit, 1..16),
+        |edits| {
+            let mut bytes = original.to_vec();
+            for (at, kind, byte) in edits {
+                let i = at.index(bytes.len() + 1);
+                match kind {
+                    0 if i < bytes.len() => bytes[i] = byte,
+                    1 => bytes.insert(i, byte),
+                    _ if i < bytes.len() => {
+                        bytes.remove(i);
+                    }
+                    _ => {}
+                }
+            }
             let _ = parse_snapshot(&bytes);
         },
     );
