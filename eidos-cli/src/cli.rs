@@ -256,7 +256,12 @@ mod tests {
     #[test]
     fn timeouts_are_global_or_per_collector_repeatable_and_comma_separated() {
         let cli = Cli::try_parse_from([
-            "eidos", "snapshot", "--timeout", "5s,k8s=60s", "--timeout", "gpu=1m",
+            "eidos",
+            "snapshot",
+            "--timeout",
+            "5s,k8s=60s",
+            "--timeout",
+            "gpu=1m",
         ])
         .unwrap();
         let flags = cli.flags();

@@ -184,7 +184,8 @@ impl Config {
 
     /// The 1-based line of a byte position in the file.
     pub fn line(&self, span: &Range<usize>) -> usize {
-        self.line_starts.partition_point(|&start| start <= span.start)
+        self.line_starts
+            .partition_point(|&start| start <= span.start)
     }
 }
 
@@ -291,12 +292,18 @@ shutdown-timeout = "30s"
 body-limit = 1048576
 "#,
         );
-        assert_eq!(file.format.as_ref().map(|f| f.get_ref().as_str()), Some("json"));
+        assert_eq!(
+            file.format.as_ref().map(|f| f.get_ref().as_str()),
+            Some("json")
+        );
         assert_eq!(
             file.collectors["systemd"]["units"].get_ref().as_setting(),
             "containerd.service,kubelet.service"
         );
-        assert_eq!(file.collectors["gpu"]["serials"].get_ref().as_setting(), "true");
+        assert_eq!(
+            file.collectors["gpu"]["serials"].get_ref().as_setting(),
+            "true"
+        );
         assert_eq!(file.serve.rate_limit.map(|r| *r.get_ref()), Some(100.0));
         assert_eq!(file.timeouts["k8s"].get_ref(), "60s");
     }
@@ -328,7 +335,12 @@ body-limit = 1048576
     fn an_error_on_a_huge_line_quotes_a_short_excerpt_around_the_error() {
         let huge = format!("format = \"{}\" x\n", "a".repeat(200_000));
         let err = parse_err(&huge);
-        assert!(err.len() < 400, "{} bytes: {}", err.len(), &err[..400.min(err.len())]);
+        assert!(
+            err.len() < 400,
+            "{} bytes: {}",
+            err.len(),
+            &err[..400.min(err.len())]
+        );
         assert!(err.contains(":1:") && err.contains('…'), "{err}");
         // The excerpt is taken around the error, so it shows what is wrong.
         assert!(err.contains("\" x"), "{err}");

@@ -643,7 +643,9 @@ fn config_location(
         return Ok(Setting::new(Some(PathBuf::from(s.value)), s.source));
     }
     Ok(Setting::new(
-        default_config.filter(|p| p.is_file()).map(Path::to_path_buf),
+        default_config
+            .filter(|p| p.is_file())
+            .map(Path::to_path_buf),
         Source::Default,
     ))
 }

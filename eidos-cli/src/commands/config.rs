@@ -115,11 +115,31 @@ pub fn settings(settings: &Settings) -> Vec<Setting> {
     }
     let serve = &settings.serve;
     out.push(row("serve.addr", &serve.addr, ToString::to_string));
-    out.push(row("serve.rate-limit", &serve.rate_limit, ToString::to_string));
-    out.push(row("serve.rate-burst", &serve.rate_burst, ToString::to_string));
-    out.push(row("serve.request-timeout", &serve.request_timeout, duration));
-    out.push(row("serve.shutdown-timeout", &serve.shutdown_timeout, duration));
-    out.push(row("serve.body-limit", &serve.body_limit, ToString::to_string));
+    out.push(row(
+        "serve.rate-limit",
+        &serve.rate_limit,
+        ToString::to_string,
+    ));
+    out.push(row(
+        "serve.rate-burst",
+        &serve.rate_burst,
+        ToString::to_string,
+    ));
+    out.push(row(
+        "serve.request-timeout",
+        &serve.request_timeout,
+        duration,
+    ));
+    out.push(row(
+        "serve.shutdown-timeout",
+        &serve.shutdown_timeout,
+        duration,
+    ));
+    out.push(row(
+        "serve.body-limit",
+        &serve.body_limit,
+        ToString::to_string,
+    ));
     out
 }
 

@@ -31,10 +31,14 @@ impl Context {
         output: Option<&std::path::Path>,
     ) -> CliResult<String> {
         let format = self.settings.output_format(output);
-        registry.serializer_for(&format.value).map_err(|e| match &format.source {
-            Source::Default => CliError::usage(e),
-            source => CliError::usage(anyhow::Error::new(e).context(format!("format from {source}"))),
-        })?;
+        registry
+            .serializer_for(&format.value)
+            .map_err(|e| match &format.source {
+                Source::Default => CliError::usage(e),
+                source => {
+                    CliError::usage(anyhow::Error::new(e).context(format!("format from {source}")))
+                }
+            })?;
         Ok(format.value)
     }
 

@@ -182,7 +182,10 @@ mod tests {
         );
         assert_eq!(from_file.recipes_dir, Some(PathBuf::from("/srv/recipes")));
         assert_eq!(from_file.addr, "127.0.0.1:9300".parse().unwrap());
-        let from_flags = config(&["serve", "--rate-limit", "0", "--request-timeout", "1s"], &file);
+        let from_flags = config(
+            &["serve", "--rate-limit", "0", "--request-timeout", "1s"],
+            &file,
+        );
         assert_eq!(from_flags.rate_limit, 0.0);
         assert_eq!(from_flags.request_timeout, Duration::from_secs(1));
         assert_eq!(from_flags.rate_burst, 9);

@@ -89,8 +89,13 @@ pub fn collect(ctx: &Context, registry: &mut Registry, args: &CollectArgs) -> Cl
     let failures: Vec<&JobResult> = results.iter().filter(|r| r.is_failure()).collect();
     if !args.best_effort {
         if let Some(failed) = failures.first() {
+            let hint = if failed.required {
+                ""
+            } else {
+                " (use --best-effort to write what the other collectors found)"
+            };
             return Err(CliError::runtime(anyhow::anyhow!(
-                "{} (use --best-effort to write what the other collectors found)",
+                "{}{hint}",
                 describe_failure(failed)
             )));
         }
@@ -140,11 +145,7 @@ fn output_error(e: OutputError) -> CliError {
 
 /// The collector names to run: `--collectors` (else `default-collectors`, else every collector
 /// found but the opt-in ones), plus the required ones, each once, in the order given.
-fn wanted_names(
-    chosen: &[String],
-    required: &[String],
-    available: &[String],
-) -> Vec<String> {
+fn wanted_names(chosen: &[String], required: &[String], available: &[String]) -> Vec<String> {
     let base: Vec<String> = if chosen.is_empty() {
         available
             .iter()

@@ -112,7 +112,12 @@ fn rows() -> Vec<Row> {
             flag: None,
             env: Some(("EIDOS_HOST_ROOT", "/env")),
             file: Some("host-root = \"/file\"\n"),
-            get: |s| (s.host_root.value.display().to_string(), s.host_root.source.clone()),
+            get: |s| {
+                (
+                    s.host_root.value.display().to_string(),
+                    s.host_root.source.clone(),
+                )
+            },
             values: ["", "/env", "/file", "/"],
         },
         Row {
@@ -129,7 +134,12 @@ fn rows() -> Vec<Row> {
             env: Some(("PORT", "39999")),
             file: Some("[serve]\naddr = \"127.0.0.1:7000\"\n"),
             get: |s| (s.serve.addr.value.to_string(), s.serve.addr.source.clone()),
-            values: ["0.0.0.0:4", "0.0.0.0:39999", "127.0.0.1:7000", "0.0.0.0:8080"],
+            values: [
+                "0.0.0.0:4",
+                "0.0.0.0:39999",
+                "127.0.0.1:7000",
+                "0.0.0.0:8080",
+            ],
         },
         Row {
             name: "serve.rate-limit",
@@ -270,6 +280,16 @@ fn file_values_name_their_file_and_line() {
     );
 }
 
+/// flag, env, file, --output, expected format, the start of its source.
+type FormatCase = (
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+);
+
 #[test]
 fn an_explicit_format_beats_the_output_extension_which_beats_the_file() {
     let resolve = |flag: Option<&str>, env: Option<&'static str>, file: Option<&str>| {
@@ -277,27 +297,72 @@ fn an_explicit_format_beats_the_output_extension_which_beats_the_file() {
             format: flag.map(str::to_owned),
             ..Flags::default()
         };
-        let lookup = move |name: &str| {
-            env.filter(|_| name == "EIDOS_FORMAT")
-                .map(OsString::from)
-        };
+        let lookup = move |name: &str| env.filter(|_| name == "EIDOS_FORMAT").map(OsString::from);
         let config = match file {
             Some(f) => Config::from_text(&format!("format = \"{f}\"\n"), Path::new(FILE)).unwrap(),
             None => Config::default(),
         };
-        Settings::resolve(&flags, &lookup, &config, Setting::new(None, Source::Default)).unwrap()
+        Settings::resolve(
+            &flags,
+            &lookup,
+            &config,
+            Setting::new(None, Source::Default),
+        )
+        .unwrap()
     };
-    let cases: [(Option<&str>, Option<&'static str>, Option<&str>, Option<&str>, &str, &str); 9] = [
+    let cases: [FormatCase; 9] = [
         // flag, env, file, --output, expected format, its source
         (None, None, None, None, "yaml", "default"),
-        (None, None, None, Some("out.json"), "json", "--output extension"),
-        (None, None, Some("json"), Some("out.yaml"), "yaml", "--output extension"),
-        (None, None, Some("json"), Some("out.YML"), "yaml", "--output extension"),
+        (
+            None,
+            None,
+            None,
+            Some("out.json"),
+            "json",
+            "--output extension",
+        ),
+        (
+            None,
+            None,
+            Some("json"),
+            Some("out.yaml"),
+            "yaml",
+            "--output extension",
+        ),
+        (
+            None,
+            None,
+            Some("json"),
+            Some("out.YML"),
+            "yaml",
+            "--output extension",
+        ),
         (None, None, Some("json"), Some("out.txt"), "json", "file"),
         (None, None, Some("json"), None, "json", "file"),
-        (Some("json"), None, None, Some("out.yaml"), "json", "flag --format"),
-        (None, Some("json"), Some("yaml"), Some("out.yaml"), "json", "env EIDOS_FORMAT"),
-        (Some("table"), Some("json"), Some("yaml"), Some("out.json"), "table", "flag --format"),
+        (
+            Some("json"),
+            None,
+            None,
+            Some("out.yaml"),
+            "json",
+            "flag --format",
+        ),
+        (
+            None,
+            Some("json"),
+            Some("yaml"),
+            Some("out.yaml"),
+            "json",
+            "env EIDOS_FORMAT",
+        ),
+        (
+            Some("table"),
+            Some("json"),
+            Some("yaml"),
+            Some("out.json"),
+            "table",
+            "flag --format",
+        ),
     ];
     for (flag, env, file, output, want, source) in cases {
         let got = resolve(flag, env, file).output_format(output.map(Path::new));
@@ -324,10 +389,19 @@ fn within_a_layer_a_collectors_own_timeout_beats_the_global_one() {
     let s = Settings::resolve(&flags, &env, &config, Setting::new(None, Source::Default)).unwrap();
     // The later global item of the flag layer wins over the earlier one.
     assert_eq!(s.timeouts.global().value, Duration::from_secs(2));
-    assert_eq!(s.timeouts.for_collector("k8s").value, Duration::from_secs(60));
-    assert_eq!(s.timeouts.for_collector("gpu").value, Duration::from_secs(1));
+    assert_eq!(
+        s.timeouts.for_collector("k8s").value,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        s.timeouts.for_collector("gpu").value,
+        Duration::from_secs(1)
+    );
     // A global flag beats a lower layer's per-collector value.
-    assert_eq!(s.timeouts.for_collector("systemd").value, Duration::from_secs(2));
+    assert_eq!(
+        s.timeouts.for_collector("systemd").value,
+        Duration::from_secs(2)
+    );
     assert_eq!(s.timeouts.for_collector("os").value, Duration::from_secs(2));
     assert_eq!(s.timeouts.named(), ["gpu", "k8s", "os", "systemd"]);
 }
@@ -415,7 +489,9 @@ fn a_missing_host_root_names_the_variable_not_an_option() {
     .unwrap();
     let err = s.checked_host_root().unwrap_err().to_string();
     assert!(
-        err.starts_with("EIDOS_HOST_ROOT: invalid value \"/nonexistent\": expected an existing directory"),
+        err.starts_with(
+            "EIDOS_HOST_ROOT: invalid value \"/nonexistent\": expected an existing directory"
+        ),
         "{err}"
     );
     let config = Config::from_text("host-root = \"/nonexistent\"\n", Path::new(FILE)).unwrap();
@@ -427,7 +503,10 @@ fn a_missing_host_root_names_the_variable_not_an_option() {
     )
     .unwrap();
     let err = s.checked_host_root().unwrap_err().to_string();
-    assert!(err.starts_with(&format!("config file {FILE}:1: key `host-root`")), "{err}");
+    assert!(
+        err.starts_with(&format!("config file {FILE}:1: key `host-root`")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -438,8 +517,13 @@ fn plugin_dirs_come_from_every_layer_in_search_order() {
     };
     let lookup = |name: &str| (name == "EIDOS_PLUGIN_PATH").then(|| OsString::from("/e1::/e2"));
     let config = Config::from_text("plugin-dirs = [\"/file\"]\n", Path::new(FILE)).unwrap();
-    let s = Settings::resolve(&flags, &lookup, &config, Setting::new(None, Source::Default))
-        .unwrap();
+    let s = Settings::resolve(
+        &flags,
+        &lookup,
+        &config,
+        Setting::new(None, Source::Default),
+    )
+    .unwrap();
     let got: Vec<(String, &str)> = s
         .plugin_dirs
         .iter()
@@ -463,7 +547,8 @@ fn the_config_file_is_the_flag_else_the_variable_else_the_default_when_present()
     std::fs::write(&present, "format = \"json\"\n").unwrap();
     let absent = dir.path().join("absent.toml");
     let env_path = present.clone();
-    let lookup = move |name: &str| (name == "EIDOS_CONFIG").then(|| env_path.clone().into_os_string());
+    let lookup =
+        move |name: &str| (name == "EIDOS_CONFIG").then(|| env_path.clone().into_os_string());
     let flags = Flags {
         config: Some("/flag.toml".into()),
         ..Flags::default()
@@ -471,9 +556,15 @@ fn the_config_file_is_the_flag_else_the_variable_else_the_default_when_present()
     let loc = config_location(&flags, &lookup, None).unwrap();
     assert_eq!(loc.source, Source::Flag("--config"));
     let loc = config_location(&Flags::default(), &lookup, None).unwrap();
-    assert_eq!((loc.value, loc.source), (Some(present.clone()), Source::Env("EIDOS_CONFIG")));
+    assert_eq!(
+        (loc.value, loc.source),
+        (Some(present.clone()), Source::Env("EIDOS_CONFIG"))
+    );
     let loc = config_location(&Flags::default(), &|_| None, Some(&present)).unwrap();
-    assert_eq!((loc.value, loc.source), (Some(present.clone()), Source::Default));
+    assert_eq!(
+        (loc.value, loc.source),
+        (Some(present.clone()), Source::Default)
+    );
     let loc = config_location(&Flags::default(), &|_| None, Some(&absent)).unwrap();
     assert_eq!(loc.value, None);
     // An explicit file that is missing is an error; a missing default file is not.
@@ -481,4 +572,14 @@ fn the_config_file_is_the_flag_else_the_variable_else_the_default_when_present()
     assert!(Settings::load_with(&Flags::default(), &|_| None, Some(&absent)).is_ok());
     let s = Settings::load_with(&Flags::default(), &|_| None, Some(&present)).unwrap();
     assert_eq!(s.format.unwrap().value, "json");
+}
+
+#[test]
+fn output_extensions_name_json_and_yaml_only() {
+    assert_eq!(format_of_extension(Path::new("a.json")), Some("json"));
+    assert_eq!(format_of_extension(Path::new("a.JSON")), Some("json"));
+    assert_eq!(format_of_extension(Path::new("a.yml")), Some("yaml"));
+    assert_eq!(format_of_extension(Path::new("a.yaml")), Some("yaml"));
+    assert_eq!(format_of_extension(Path::new("snapshot")), None);
+    assert_eq!(format_of_extension(Path::new("out.txt")), None);
 }
