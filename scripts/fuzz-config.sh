@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cases="${1:-20000}"
 PROPTEST_CASES="$cases" cargo test -p eidos-cli --bin eidos settings::fuzz -- --nocapture --test-threads 1 2>&1 |
-    grep -E '^fuzz |test result|panicked'
+    grep -oE 'fuzz [a-z ]+: .*|test result.*|panicked.*'

@@ -58,7 +58,10 @@ pub fn settings(settings: &Settings) -> Vec<Setting> {
             format!("{v} (an --output FILE ending in .json, .yaml or .yml writes that instead)")
         }),
         Some(f) => row("format", f, String::clone),
-        None => default_row("format", "yaml (json for --output *.json)"),
+        None => default_row(
+            "format",
+            "yaml (or as --output FILE ends: .json, .yaml, .yml)",
+        ),
     });
     out.push(row("collectors", &settings.collectors, |c| {
         if c.is_empty() {
