@@ -452,6 +452,22 @@ fn a_required_collector_that_fails_or_times_out_fails_the_run_and_joins_the_sele
         "{}",
         out.stderr
     );
+    // A name from the config file is reported with the file and line.
+    let (_c, cfg) = config("\ndefault-collectors = [\"os\", \"gpux\"]\n");
+    let out = run(env
+        .eidos(&[dir.path()])
+        .arg("--config")
+        .arg(&cfg)
+        .arg("snapshot"));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "unknown collector \"gpux\" from file {}:2",
+            cfg.display()
+        )),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

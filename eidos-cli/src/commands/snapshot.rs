@@ -7,6 +7,7 @@ use crate::host::collect::{self, Job, JobResult, RunOptions};
 use crate::host::output::{self, OutputError};
 use crate::host::registry::Registry;
 use crate::host::{discovery, options};
+use crate::settings::Source;
 use crate::usage_error;
 use anyhow::Context as _;
 use eidos_plugin_api::model::{CollectorStatus, Metadata};
@@ -191,15 +192,24 @@ fn select_collectors(
         let is_required = required.contains(&discovery::normalize_name(&name));
         match registry.get(PluginKind::Collector, &name) {
             None => {
+                // Name where the name came from unless it was typed on this command line.
+                let origin = if is_required {
+                    Some(&settings.require.source)
+                } else {
+                    Some(&settings.collectors.source)
+                }
+                .filter(|s| !matches!(s, Source::Flag(_) | Source::Default))
+                .map(|s| format!(" from {s}"))
+                .unwrap_or_default();
                 return Err(usage_error!(
-                    "unknown collector {name:?}{}: available collectors are {}",
+                    "unknown collector {name:?}{}{origin}: available collectors are {}",
                     if is_required { " (required)" } else { "" },
                     if available.is_empty() {
                         "none".to_owned()
                     } else {
                         available.join(", ")
                     }
-                ))
+                ));
             }
             // A refused plugin is skipped (the registry warned) when every collector runs, unless
             // it is required or was asked for by name.
