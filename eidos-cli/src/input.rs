@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 /// The largest snapshot eidos reads (64 MiB; a real one is a few hundred KiB).
 pub const SNAPSHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
-#[allow(dead_code)] // for the configuration loader (issue 18 item 9)
 pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
 /// The largest plugin lock file eidos reads (1 MiB; one line per plugin).
 #[allow(dead_code)] // for the plugin lock reader (issue 18 item 9)
@@ -110,7 +109,6 @@ pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Input
 }
 
 /// [`read_capped`] for text files (configuration, lock): the bytes must be UTF-8.
-#[allow(dead_code)] // for the configuration loader and the plugin lock reader (issue 18 item 9)
 pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> Result<String, InputError> {
     let bytes = read_capped(path, limit, what)?;
     String::from_utf8(bytes).map_err(|e| InputError::NotText {

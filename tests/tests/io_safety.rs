@@ -215,6 +215,16 @@ fn a_snapshot_larger_than_64_mib_is_a_usage_error_naming_the_file_and_the_limit(
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("larger than the limit of 64 MiB"));
 
+    // So is the configuration file, at 1 MiB.
+    let out = run(recipe(&dir).env("EIDOS_CONFIG", "/dev/zero"));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("config file /dev/zero is larger than the limit of 1 MiB"),
+        "{}",
+        out.stderr
+    );
+
     // Standard input is capped the same way.
     let out = recipe(&dir)
         .args(["--snapshot", "-"])
