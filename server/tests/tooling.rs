@@ -177,7 +177,11 @@ fn schemathesis_finds_no_failure_against_the_served_openapi_document() {
         .into_iter()
         .map(|mode| {
             let report_dir = tempfile::tempdir().unwrap();
+            let settings =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml");
             let child = Command::new("schemathesis")
+                .arg("--config-file")
+                .arg(settings)
                 .args([
                     "run",
                     &format!("http://{addr}/openapi.yaml"),
