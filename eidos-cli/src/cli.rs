@@ -141,7 +141,8 @@ pub struct SnapshotArgs {
     /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
     #[arg(long, short = 'f')]
     pub format: Option<String>,
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -202,7 +203,8 @@ pub enum PluginsCommand {
 /// `eidos plugins lock`.
 #[derive(Debug, Args)]
 pub struct PluginsLockArgs {
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -116,14 +116,10 @@ pub struct ConfigFile {
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// Named explicitly but unreadable.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// Named explicitly but unreadable, not UTF-8, or larger than
+    /// [`CONFIG_MAX_BYTES`](crate::input::CONFIG_MAX_BYTES).
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// Malformed, an unknown key, or a wrong type.
     #[error("config file {path}{location}: {message}")]
     Invalid {
@@ -154,10 +150,11 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Reads the config file's text. Every read of a config file goes through here.
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(crate::input::read_capped_text(
+        path,
+        crate::input::CONFIG_MAX_BYTES,
+        "config file",
+    )?)
 }
 
 impl Config {

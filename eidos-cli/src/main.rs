@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod error;
 mod host;
+mod input;
 mod logging;
 mod settings;
 

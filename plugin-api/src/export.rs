@@ -5,7 +5,7 @@
 use crate::abi::PluginModule;
 use crate::collector::{CancelToken, CollectContext, CollectError, Collector, Outcome};
 use crate::manifest::{Manifest, OptionSpec, PluginKind};
-use crate::serializer::Serializer;
+use crate::serializer::{SerializeOptions, Serializer};
 use crate::wire::{CollectRequest, CollectResponse, SerializeRequest};
 use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 use std::cell::RefCell;
@@ -134,7 +134,8 @@ pub fn run_serializer<S: Serializer>(request: RStr<'_>) -> RResult<RVec<u8>, RSt
     if !S::FORMATS.contains(&req.format.as_str()) {
         return RErr(format!("{} does not write format {:?}", S::NAME, req.format).into());
     }
-    match guard(|| S::serialize(&req.document, &req.format)) {
+    let options = SerializeOptions::default().with_width(req.width);
+    match guard(|| S::serialize_with(&req.document, &req.format, &options)) {
         Err(panic) => RErr(panic.into()),
         Ok(Err(e)) => RErr(e.to_string().into()),
         Ok(Ok(bytes)) => ROk(bytes.into()),

@@ -25,7 +25,7 @@ pub mod wire;
 pub use collector::{CancelToken, CollectContext, CollectError, Collection, Collector, Outcome};
 pub use manifest::{Manifest, OptionSpec, PluginKind};
 pub use model::{Measurement, MeasurementType, Reading, Snapshot, Subtype};
-pub use serializer::{SerializeError, Serializer};
+pub use serializer::{SerializeError, SerializeOptions, Serializer};
 
 /// Re-exported so that the export macros can name it from plugin crates that do not depend on it.
 #[doc(hidden)]

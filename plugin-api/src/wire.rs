@@ -75,4 +75,9 @@ pub struct SerializeRequest {
     pub format: String,
     /// The document to write: a snapshot, a recipe, or another eidos document.
     pub document: serde_json::Value,
+    /// The width in columns of the terminal the output is shown on; absent when it goes to a file
+    /// or a pipe, where formats for people should not wrap lines. Added in plugin API 1.2; hosts
+    /// built earlier never send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u16>,
 }

@@ -75,7 +75,7 @@ fn a_lock_pins_names_versions_and_hashes_and_the_locked_set_runs() {
         text.contains(&toml_like::sha256_hex(&os_bytes)),
         "lock must carry the file's SHA-256:\n{text}"
     );
-    assert!(text.contains("api-version = \"1.1.0\"") && text.contains("version = \"0.1.0\""));
+    assert!(text.contains("api-version = \"1.2.0\"") && text.contains("version = \"0.1.0\""));
 
     let out = run(eidos(&[dir.path()]).arg("--plugin-lock").arg(&lock).args([
         "snapshot",

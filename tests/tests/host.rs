@@ -64,7 +64,7 @@ fn snapshot_of_this_machine_as_json_through_the_plugins() {
 }
 
 #[test]
-fn yaml_is_the_default_and_table_is_readable_in_80_columns() {
+fn yaml_is_the_default_and_table_is_readable() {
     let dir = PluginDir::with(BASE);
     let out = run(eidos(&[dir.path()]).args(["snapshot", "--collectors", "os"]));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -74,7 +74,7 @@ fn yaml_is_the_default_and_table_is_readable_in_80_columns() {
     let out = run(eidos(&[dir.path()]).args(["snapshot", "--collectors", "os", "-f", "table"]));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("TYPE") && out.stdout.contains("sysctl"));
-    assert!(out.stdout.lines().all(|l| l.chars().count() <= 80));
+    // Piped, a table has no width limit; io_safety.rs checks the terminal's width.
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each()
     let os = find(&first.path().join("libeidos_collector_os.so"));
     assert_eq!(os["status"], "loaded");
     assert_eq!(os["version"], "0.1.0");
-    assert_eq!(os["apiVersion"], "1.1.0");
+    assert_eq!(os["apiVersion"], "1.2.0");
     assert_eq!(os["kind"], "collector");
     let json = find(&first.path().join("libeidos_serializer_json.so"));
     assert_eq!(json["formats"], serde_json::json!(["json"]));
@@ -339,7 +339,7 @@ fn plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each()
     };
     let future = refused("libeidos_collector_future.so");
     assert!(
-        future.contains("built against plugin API 2.0.0; this eidos expects plugin API 1.1.0"),
+        future.contains("built against plugin API 2.0.0; this eidos expects plugin API 1.2.0"),
         "{future}"
     );
     assert!(future.contains("libeidos_collector_future.so"), "{future}");

@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 /// The frozen API release the legacy fixture is built against.
 const OLD_API_VERSION: &str = "1.0.0";
 /// The version the rehearsal of the next minor API declares.
-const NEXT_MINOR_API_VERSION: &str = "1.2.0";
+const NEXT_MINOR_API_VERSION: &str = "1.3.0";
 
 /// Builds the fixture crate in `tests/compat/<crate_dir>` (outside the workspace, into
 /// `target/compat`) and returns the path of its library `lib<lib_name>.so`.

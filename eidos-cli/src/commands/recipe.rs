@@ -7,8 +7,6 @@ use crate::host::output::{self, OutputError};
 use crate::usage_error;
 use anyhow::Context as _;
 use clap::Args;
-use eidos_plugin_api::model::SNAPSHOT_KIND;
-use eidos_plugin_api::Snapshot;
 use eidos_recipes::{Query, QueryError, RecipeStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,8 +38,8 @@ pub struct RecipeArgs {
     /// Include a one-line explanation for every value.
     #[arg(long)]
     pub context: bool,
-    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads
-    /// standard input); flags override what it implies.
+    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's, at most
+    /// 64 MiB; `-` reads standard input); flags override what it implies.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
@@ -52,7 +50,8 @@ pub struct RecipeArgs {
     /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
     #[arg(long, short = 'f')]
     pub format: Option<String>,
-    /// Write to FILE (atomically) instead of standard output.
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -77,7 +76,8 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
     let document = serde_json::to_value(&recipe)
         .context("encoding the recipe")
         .map_err(CliError::runtime)?;
-    let bytes = output::render(&mut registry, document, &format).map_err(output_error)?;
+    let bytes = output::render(&mut registry, document, &format, args.output.as_deref())
+        .map_err(output_error)?;
     output::emit(&bytes, args.output.as_deref()).map_err(output_error)
 }
 
@@ -110,37 +110,11 @@ fn flag_error(e: QueryError) -> CliError {
     }
 }
 
-/// Reads a snapshot (YAML or JSON) and derives a query from it.
+/// Reads a snapshot (YAML or JSON, at most 64 MiB) and derives a query from it.
 fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
-    let text = if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
-            .map_err(|e| usage_error!("cannot read the snapshot from standard input: {e}"))?;
-        text
-    } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| usage_error!("cannot read the snapshot {}: {e}", path.display()))?
-    };
-    let snapshot = parse_snapshot(&text)
-        .map_err(|reason| usage_error!("{} is not a valid snapshot: {reason}", path.display()))?;
+    let snapshot = crate::input::read_snapshot(path).map_err(CliError::usage)?;
     Query::try_from_snapshot(&snapshot)
         .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
-}
-
-/// Parses snapshot text: JSON when it starts with `{`, YAML otherwise.
-fn parse_snapshot(text: &str) -> Result<Snapshot, String> {
-    let snapshot: Snapshot = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
-    } else {
-        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
-    };
-    if snapshot.kind != SNAPSHOT_KIND {
-        return Err(format!(
-            "kind is {:?}, expected {SNAPSHOT_KIND:?}",
-            snapshot.kind
-        ));
-    }
-    Ok(snapshot)
 }
 
 /// The recipe data: from `--recipes DIR`, else built in.
@@ -158,24 +132,5 @@ fn output_error(e: OutputError) -> CliError {
     match e {
         OutputError::UnknownFormat(_) => CliError::usage(e),
         other => CliError::runtime(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshots_parse_from_yaml_and_json_and_other_documents_are_refused() {
-        let yaml = "kind: Snapshot\napiVersion: snapshot.dgxc.io/v1\nmeasurements: []\n";
-        assert!(parse_snapshot(yaml).is_ok());
-        let json = r#"{"kind":"Snapshot","apiVersion":"snapshot.dgxc.io/v1","measurements":[]}"#;
-        assert!(parse_snapshot(json).is_ok());
-        let err = parse_snapshot("kind: Recipe\napiVersion: v1\n").unwrap_err();
-        assert!(err.contains("expected \"Snapshot\""), "{err}");
-        assert!(parse_snapshot("{").unwrap_err().contains("malformed JSON"));
-        assert!(parse_snapshot(": :")
-            .unwrap_err()
-            .contains("malformed YAML"));
     }
 }

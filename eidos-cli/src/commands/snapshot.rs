@@ -31,7 +31,8 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")
         .map_err(CliError::runtime)?;
-    let bytes = output::render(&mut registry, document, &format).map_err(output_error)?;
+    let bytes = output::render(&mut registry, document, &format, args.output.as_deref())
+        .map_err(output_error)?;
     output::emit(&bytes, args.output.as_deref()).map_err(output_error)?;
     match outcome.required_failure {
         Some(e) => Err(e),

@@ -11,12 +11,14 @@
 
 mod cmdline;
 mod modules;
+pub mod read;
 mod release;
 mod sysctl;
 
 use eidos_plugin_api::{
     CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
 };
+use read::FileError;
 use std::path::{Path, PathBuf};
 
 pub use cmdline::parse_cmdline;
@@ -55,51 +57,55 @@ impl Collector for OsCollector {
 
 /// Reads all four subtypes under `root`. A subtype whose source file is missing is left out with a
 /// warning; an unreadable `/proc/cmdline` or `/proc/sys` is an error.
+///
+/// The root may be hostile: each file is read only if it is a regular file inside the root (through
+/// symbolic links) and at most [`read::MAX_FILE_BYTES`]; anything else leaves its subtype out with
+/// a warning naming the file, and the others are still collected.
 pub fn collect_under(root: &Path, ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
-    let at = |p: &str| root.join(p.trim_start_matches('/'));
     let mut warnings = Vec::new();
     let mut subtypes = Vec::new();
 
-    let cmdline_path = at("/proc/cmdline");
-    let cmdline = std::fs::read_to_string(&cmdline_path)
-        .map_err(|e| CollectError::failed(format!("reading {}: {e}", cmdline_path.display())))?;
-    subtypes.push(parse_cmdline(&cmdline));
+    match read::read_under(root, "/proc/cmdline") {
+        Ok(cmdline) => subtypes.push(parse_cmdline(&cmdline)),
+        Err(e) if e.is_suspect() => warnings.push(format!("grub left out: {e}")),
+        Err(e) => return Err(CollectError::failed(e.to_string())),
+    }
     ctx.check_cancelled()?;
 
-    let modules_path = at("/proc/modules");
-    match std::fs::read_to_string(&modules_path) {
+    match read::read_under(root, "/proc/modules") {
         Ok(text) => subtypes.push(parse_modules(&text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => warnings.push(format!(
-            "kmod left out: {} does not exist (kernel built without module support?)",
-            modules_path.display()
+        Err(e @ FileError::NotFound(_)) => warnings.push(format!(
+            "kmod left out: {e} (kernel built without module support?)"
         )),
-        Err(e) => {
-            return Err(CollectError::failed(format!(
-                "reading {}: {e}",
-                modules_path.display()
-            )))
-        }
+        Err(e) if e.is_suspect() => warnings.push(format!("kmod left out: {e}")),
+        Err(e) => return Err(CollectError::failed(e.to_string())),
     }
     ctx.check_cancelled()?;
 
     let per_interface = ctx.bool_option("sysctl-interfaces", false)?;
-    subtypes.push(sysctl::read_sysctl(&at("/proc/sys"), per_interface, ctx)?);
+    let sysctl_dir = read::resolve(root, "/proc/sys")
+        .map_err(|e| CollectError::failed(format!("cannot read the sysctl tree: {e}")))?;
+    let (sysctl, sysctl_warnings) = sysctl::read_sysctl(&sysctl_dir, per_interface, ctx)?;
+    subtypes.push(sysctl);
+    warnings.extend(sysctl_warnings);
 
-    let release = ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .map(|p| at(p))
-        .find(|p| p.is_file());
-    match release {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| CollectError::failed(format!("reading {}: {e}", path.display())))?;
-            subtypes.push(parse_os_release(&text));
+    let mut release = None;
+    let mut release_problems = Vec::new();
+    for candidate in ["/etc/os-release", "/usr/lib/os-release"] {
+        match read::read_under(root, candidate) {
+            Ok(text) => {
+                release = Some(parse_os_release(&text));
+                break;
+            }
+            Err(e) if e.is_suspect() || matches!(e, FileError::NotFound(_)) => {
+                release_problems.push(e.to_string());
+            }
+            Err(e) => return Err(CollectError::failed(e.to_string())),
         }
-        None => warnings.push(format!(
-            "release left out: neither {} nor {} exists",
-            at("/etc/os-release").display(),
-            at("/usr/lib/os-release").display()
-        )),
+    }
+    match release {
+        Some(subtype) => subtypes.push(subtype),
+        None => warnings.push(format!("release left out: {}", release_problems.join("; "))),
     }
 
     Ok(Outcome::Collected(Collection {
@@ -240,5 +246,84 @@ mod tests {
         assert!(grub.data.contains_key(first.split('=').next().unwrap()));
         let release = m.subtype("release").unwrap();
         assert!(release.data.contains_key("ID"));
+    }
+
+    fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    /// Collects from `root` and returns the subtypes' names and the warnings.
+    fn collect_names(root: &Path) -> (Vec<String>, Vec<String>) {
+        let Outcome::Collected(c) = run(root, &BTreeMap::new()).unwrap() else {
+            panic!()
+        };
+        let names = c.measurements[0]
+            .subtypes
+            .iter()
+            .map(|s| s.subtype.clone())
+            .collect();
+        (names, c.warnings)
+    }
+
+    #[test]
+    fn a_huge_cmdline_is_a_warning_and_the_rest_is_collected() {
+        let dir = fixture();
+        // 1 GiB, sparse: only the cap keeps the read small.
+        let file = std::fs::File::create(dir.path().join("proc/cmdline")).unwrap();
+        file.set_len(1 << 30).unwrap();
+        let (names, warnings) = collect_names(dir.path());
+        assert_eq!(names, ["kmod", "sysctl", "release"]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("grub left out: ")
+                && warnings[0].contains("proc/cmdline is larger than 1024 KiB"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_to_a_device_is_refused_without_blocking() {
+        let dir = fixture();
+        std::fs::remove_file(dir.path().join("proc/cmdline")).unwrap();
+        mkfifo(&dir.path().join("proc/cmdline"));
+        std::fs::remove_file(dir.path().join("proc/modules")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("proc/modules")).unwrap();
+        mkfifo(&dir.path().join("proc/sys/vm/fifo"));
+        std::fs::remove_file(dir.path().join("etc/os-release")).unwrap();
+        std::os::unix::fs::symlink("/etc/os-release", dir.path().join("etc/os-release")).unwrap();
+
+        let (names, warnings) = collect_names(dir.path());
+        assert_eq!(names, ["sysctl"]);
+        let text = warnings.join("\n");
+        assert!(
+            text.contains("grub left out: ") && text.contains("cmdline is not a regular file"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kmod left out: ") && text.contains("outside the host root"),
+            "{text}"
+        );
+        assert!(text.contains("release left out: "), "{text}");
+    }
+
+    #[test]
+    fn a_proc_sys_outside_the_root_is_an_error_and_a_huge_entry_a_warning() {
+        let dir = fixture();
+        let big = std::fs::File::create(dir.path().join("proc/sys/vm/huge")).unwrap();
+        big.set_len(8 << 20).unwrap();
+        let (names, warnings) = collect_names(dir.path());
+        assert_eq!(names, ["grub", "kmod", "sysctl", "release"]);
+        assert!(
+            warnings.len() == 1 && warnings[0].starts_with("sysctl /proc/sys/vm/huge left out: "),
+            "{warnings:?}"
+        );
+
+        std::fs::remove_dir_all(dir.path().join("proc/sys")).unwrap();
+        std::os::unix::fs::symlink("/proc/sys", dir.path().join("proc/sys")).unwrap();
+        let err = run(dir.path(), &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("outside the host root"), "{err}");
     }
 }

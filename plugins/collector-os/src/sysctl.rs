@@ -1,7 +1,7 @@
 //! Readable entries under `/proc/sys` as the `sysctl` subtype.
 
+use crate::read::read_regular;
 use eidos_plugin_api::{CollectContext, CollectError, Subtype};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// How many threads read entries at once. Each read is a few system calls with little work, so a
@@ -21,12 +21,13 @@ const PER_INTERFACE_DIRS: [&str; 4] = [
 /// Reads every readable file under `dir` (the host's `/proc/sys`). Keys are the full node path
 /// (`/proc/sys/vm/swappiness`) whatever the host root, values the trimmed contents as text.
 /// Write-only and unreadable entries are skipped, not errors; symbolic links are not followed.
-/// Per-interface network entries are read only when `per_interface` is set.
+/// Per-interface network entries are read only when `per_interface` is set. An entry larger than
+/// [`MAX_FILE_BYTES`](crate::read::MAX_FILE_BYTES) is left out with a warning (the second value).
 pub fn read_sysctl(
     dir: &Path,
     per_interface: bool,
     ctx: &CollectContext<'_>,
-) -> Result<Subtype, CollectError> {
+) -> Result<(Subtype, Vec<String>), CollectError> {
     if !dir.is_dir() {
         return Err(CollectError::failed(format!(
             "{} is not a directory",
@@ -35,7 +36,7 @@ pub fn read_sysctl(
     }
     let files = list_files(dir, per_interface, ctx)?;
     let chunk = files.len().div_ceil(READERS).max(1);
-    let readings: Vec<Vec<(String, String)>> = std::thread::scope(|scope| {
+    let readings: Vec<Vec<Entry>> = std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
@@ -50,11 +51,24 @@ pub fn read_sysctl(
     });
     ctx.check_cancelled()?;
     let mut sub = Subtype::new("sysctl");
-    for (key, value) in readings.into_iter().flatten() {
-        sub.insert(key, value);
+    let mut warnings = Vec::new();
+    for entry in readings.into_iter().flatten() {
+        match entry {
+            Entry::Value(key, value) => sub.insert(key, value),
+            Entry::Refused(warning) => warnings.push(warning),
+        }
     }
     sub.sort();
-    Ok(sub)
+    warnings.sort();
+    Ok((sub, warnings))
+}
+
+/// What reading one entry gave.
+enum Entry {
+    /// Its key and trimmed value.
+    Value(String, String),
+    /// A warning: the entry was left out for being what no real `/proc/sys` holds.
+    Refused(String),
 }
 
 /// Lists the regular files to read, as (path on disk, node path key).
@@ -92,13 +106,12 @@ fn list_files(
 }
 
 /// Reads one entry; `None` when it cannot be read (write-only, permission, I/O error).
-fn read_entry(path: &Path, key: &str) -> Option<(String, String)> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .read_to_string(&mut text)
-        .ok()?;
-    Some((key.to_owned(), text.trim().to_owned()))
+fn read_entry(path: &Path, key: &str) -> Option<Entry> {
+    match read_regular(path) {
+        Ok(text) => Some(Entry::Value(key.to_owned(), text.trim().to_owned())),
+        Err(e) if e.is_suspect() => Some(Entry::Refused(format!("sysctl {key} left out: {e}"))),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +131,7 @@ mod tests {
             Duration::from_secs(5),
             CancelToken::new(&flag),
         );
-        read_sysctl(root, per_interface, &ctx).unwrap()
+        read_sysctl(root, per_interface, &ctx).unwrap().0
     }
 
     fn write(root: &Path, rel: &str, text: &str) {

@@ -1,13 +1,18 @@
-//! The `table` serializer plugin: one row per reading (type, subtype, key, value), laid out by
-//! comfy-table to fit an 80-column terminal. Long values are cut and end with a marker.
+//! The `table` serializer plugin: one row per reading (type, subtype, key, value).
+//!
+//! On a terminal (the host passes its width) comfy-table lays the table out to fit, and values
+//! longer than [`MAX_VALUE_CHARS`] are cut and end with a marker. Written to a file or a pipe the
+//! table has no width limit: no cell is wrapped or cut, so that every line can be searched whole.
+//! Control characters in any cell (a collected name could hold a terminal escape sequence) are
+//! shown escaped (`\u{1b}`), never written raw.
 
 use comfy_table::{presets, ContentArrangement, Table};
-use eidos_plugin_api::{SerializeError, Serializer};
+use eidos_plugin_api::{SerializeError, SerializeOptions, Serializer};
 use serde_json::Value;
 
-/// The total table width.
-const WIDTH: u16 = 80;
-/// Values longer than this many characters are cut and end with [`CUT_MARKER`].
+/// The width used when a terminal reports none.
+const FALLBACK_WIDTH: u16 = 80;
+/// On a terminal, values longer than this many characters are cut and end with [`CUT_MARKER`].
 const MAX_VALUE_CHARS: usize = 160;
 /// What ends a value that was cut.
 const CUT_MARKER: &str = " …[cut]";
@@ -21,6 +26,18 @@ impl Serializer for TableSerializer {
     const FORMATS: &'static [&'static str] = &["table"];
 
     fn serialize(document: &Value, format: &str) -> Result<Vec<u8>, SerializeError> {
+        Self::serialize_with(
+            document,
+            format,
+            &SerializeOptions::default().with_width(Some(FALLBACK_WIDTH)),
+        )
+    }
+
+    fn serialize_with(
+        document: &Value,
+        format: &str,
+        options: &SerializeOptions,
+    ) -> Result<Vec<u8>, SerializeError> {
         let measurements = document
             .get("measurements")
             .and_then(Value::as_array)
@@ -31,9 +48,21 @@ impl Serializer for TableSerializer {
         let mut table = Table::new();
         table
             .load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(WIDTH)
             .set_header(["TYPE", "SUBTYPE", "KEY", "VALUE"]);
+        match options.width {
+            Some(width) => table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width),
+            None => table.set_content_arrangement(ContentArrangement::Disabled),
+        };
+        let value_cell = |value: Option<&Value>| {
+            let shown = text(value);
+            if options.width.is_some() {
+                cut(&shown)
+            } else {
+                shown
+            }
+        };
         for measurement in measurements {
             let kind = text(measurement.get("type"));
             let subtypes = measurement.get("subtypes").and_then(Value::as_array);
@@ -44,8 +73,8 @@ impl Serializer for TableSerializer {
                     table.add_row([
                         kind.clone(),
                         name.clone(),
-                        key.clone(),
-                        cut(&text(Some(value))),
+                        escape(key),
+                        value_cell(Some(value)),
                     ]);
                 }
             }
@@ -56,13 +85,39 @@ impl Serializer for TableSerializer {
     }
 }
 
-/// A JSON value as a table cell: strings bare, everything else as JSON.
+/// A JSON value as a table cell: strings bare, everything else as JSON; control characters
+/// escaped.
 fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => escape(s),
+        Some(other) => escape(&other.to_string()),
     }
+}
+
+/// `text` with every control character (C0, DEL, C1) and every bidirectional-text control written
+/// as an escape (`\t`, `\n`, `\r`, else `\u{…}`), so that a collected name cannot move the
+/// cursor, change colours or reorder what a terminal shows.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Unicode characters that change the display order of text (marks, embeddings, overrides,
+/// isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Cuts `value` to [`MAX_VALUE_CHARS`] characters, marking the cut.
@@ -118,5 +173,66 @@ mod tests {
     fn a_document_without_measurements_is_refused() {
         let err = TableSerializer::serialize(&serde_json::json!({"a": 1}), "table").unwrap_err();
         assert!(err.to_string().contains("no `measurements`"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_in_names_and_values_are_escaped() {
+        let doc = serde_json::json!({
+            "measurements": [{
+                "type": "os\u{9b}",
+                "subtypes": [{
+                    "subtype": "sysctl\u{7}",
+                    "data": {
+                        "/proc/sys/\u{1b}]0;owned\u{7}\u{1b}[2J": "a\tb\r\n\u{202e}c\u{7f}"
+                    }
+                }]
+            }]
+        });
+        for width in [None, Some(200)] {
+            let options = SerializeOptions::default().with_width(width);
+            let out = TableSerializer::serialize_with(&doc, "table", &options).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            let raw: Vec<char> = out
+                .chars()
+                .filter(|&c| (c.is_control() && c != '\n') || is_bidi_control(c))
+                .collect();
+            assert!(raw.is_empty(), "raw control characters {raw:?} in {out}");
+            assert!(
+                out.contains("/proc/sys/\\u{1b}]0;owned\\u{7}\\u{1b}[2J"),
+                "{out}"
+            );
+            assert!(out.contains("a\\tb\\r\\n\\u{202e}c\\u{7f}"), "{out}");
+            assert!(
+                out.contains("os\\u{9b}") && out.contains("sysctl\\u{7}"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_width_nothing_is_wrapped_or_cut() {
+        let long_key = format!("/proc/sys/net/ipv4/{}", "very_long_setting_name_".repeat(6));
+        let doc = serde_json::json!({
+            "measurements": [{
+                "type": "os",
+                "subtypes": [{"subtype": "sysctl", "data": {
+                    long_key.clone(): "y".repeat(400)
+                }}]
+            }]
+        });
+        let out =
+            TableSerializer::serialize_with(&doc, "table", &SerializeOptions::default()).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let row = out
+            .lines()
+            .find(|l| l.contains(&long_key))
+            .unwrap_or_else(|| panic!("the key is not whole on one line: {out}"));
+        assert!(row.contains(&"y".repeat(400)), "{row}");
+        assert!(!out.contains("[cut]"));
+
+        let narrow = SerializeOptions::default().with_width(Some(60));
+        let out = TableSerializer::serialize_with(&doc, "table", &narrow).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.lines().all(|l| l.chars().count() <= 60), "{out}");
     }
 }

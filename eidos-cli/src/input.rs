@@ -1,0 +1,255 @@
+//! Reading input files with a size cap, and the one snapshot reader every command uses.
+//!
+//! Every file eidos reads is read through [`read_capped`]: at most `limit + 1` bytes are ever
+//! taken from it, so `/dev/zero`, a huge file or an endless pipe is refused with a message naming
+//! the file and the limit instead of filling memory.
+
+use eidos_plugin_api::model::SNAPSHOT_KIND;
+use eidos_plugin_api::Snapshot;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The largest snapshot eidos reads (64 MiB; a real one is a few hundred KiB).
+pub const SNAPSHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
+pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
+/// The largest plugin lock file eidos reads (1 MiB; one line per plugin).
+#[allow(dead_code)] // for the plugin lock reader (issue 18 item 9)
+pub const LOCK_MAX_BYTES: u64 = 1024 * 1024;
+
+/// The path that names standard input.
+const STDIN: &str = "-";
+
+/// Why an input file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The input holds more than the limit.
+    #[error("{what} {} is larger than the limit of {}", shown(.path), human(*.limit))]
+    TooLarge {
+        /// What the file is ("the snapshot", "the configuration file" …).
+        what: String,
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The input could not be opened or read.
+    #[error("cannot read {what} {}: {error}", shown(.path))]
+    Io {
+        /// What the file is.
+        what: String,
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// The I/O error (its text is part of this message, so it is not chained as a source).
+        error: std::io::Error,
+    },
+    /// The input is not UTF-8 text.
+    #[error("{what} {} is not UTF-8 text: {error}", shown(.path))]
+    NotText {
+        /// What the file is.
+        what: String,
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// Where the text breaks.
+        error: std::str::Utf8Error,
+    },
+}
+
+/// A path as messages show it: `-` is standard input.
+fn shown(path: &Path) -> String {
+    if path == Path::new(STDIN) {
+        "(standard input)".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// A byte count in words: whole MiB or KiB where exact, else bytes.
+fn human(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Reads all of `path` (`-`: standard input), refusing more than `limit` bytes.
+///
+/// `what` names the input in messages ("the snapshot"). At most `limit + 1` bytes are read, so an
+/// endless source (`/dev/zero`, a pipe) is bounded. A FIFO is read like a pipe: opening one waits
+/// for a writer, as `--snapshot <(command)` needs.
+pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
+    let io_error = |error| InputError::Io {
+        what: what.to_owned(),
+        path: path.to_owned(),
+        error,
+    };
+    let mut bytes = Vec::new();
+    let read = if path == Path::new(STDIN) {
+        std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+    } else {
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        file.take(limit.saturating_add(1)).read_to_end(&mut bytes)
+    };
+    read.map_err(io_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::TooLarge {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`] for text files (configuration, lock): the bytes must be UTF-8.
+pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> Result<String, InputError> {
+    let bytes = read_capped(path, limit, what)?;
+    String::from_utf8(bytes).map_err(|e| InputError::NotText {
+        what: what.to_owned(),
+        path: path.to_owned(),
+        error: e.utf8_error(),
+    })
+}
+
+/// Why a snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The file could not be read or is too large.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The file is not a snapshot.
+    #[error("{} is not a valid snapshot: {reason}", shown(.path))]
+    Invalid {
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Reads the snapshot in `path` (`-`: standard input): eidos's or the Go tool's, in YAML or JSON,
+/// at most [`SNAPSHOT_MAX_BYTES`].
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
+    parse_snapshot(&bytes).map_err(|reason| SnapshotError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Parses snapshot bytes: JSON when the text starts with `{`, YAML otherwise. The document's kind
+/// must be `Snapshot`.
+pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    let snapshot: Snapshot = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
+    };
+    if snapshot.kind != SNAPSHOT_KIND {
+        return Err(format!(
+            "kind is {:?}, expected {SNAPSHOT_KIND:?}",
+            snapshot.kind
+        ));
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_parse_from_yaml_and_json_and_other_documents_are_refused() {
+        let yaml = "kind: Snapshot\napiVersion: snapshot.dgxc.io/v1\nmeasurements: []\n";
+        assert!(parse_snapshot(yaml.as_bytes()).is_ok());
+        let json = r#"{"kind":"Snapshot","apiVersion":"snapshot.dgxc.io/v1","measurements":[]}"#;
+        assert!(parse_snapshot(json.as_bytes()).is_ok());
+        let err = parse_snapshot(b"kind: Recipe\napiVersion: v1\n").unwrap_err();
+        assert!(err.contains("expected \"Snapshot\""), "{err}");
+        assert!(parse_snapshot(b"{").unwrap_err().contains("malformed JSON"));
+        assert!(parse_snapshot(b": :")
+            .unwrap_err()
+            .contains("malformed YAML"));
+        assert!(parse_snapshot(b"kind: \xff").unwrap_err().contains("UTF-8"));
+    }
+
+    #[test]
+    fn the_go_tools_snapshot_reads_from_a_file_in_yaml_and_json() {
+        let path = eidos_test_fixtures::h100_eks_go_path();
+        let snapshot = read_snapshot(&path).unwrap();
+        assert!(snapshot.measurements.len() >= 4);
+        let json = serde_json::to_vec(&snapshot).unwrap();
+        assert_eq!(parse_snapshot(&json).unwrap(), snapshot);
+    }
+
+    #[test]
+    fn a_file_at_the_limit_is_read_and_one_byte_more_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in");
+        std::fs::write(&path, vec![b'a'; 1024]).unwrap();
+        assert_eq!(read_capped(&path, 1024, "the file").unwrap().len(), 1024);
+        std::fs::write(&path, vec![b'a'; 1025]).unwrap();
+        let err = read_capped(&path, 1024, "the test file").unwrap_err();
+        assert!(matches!(err, InputError::TooLarge { limit: 1024, .. }));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the test file {} is larger than the limit of 1 KiB",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn text_must_be_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "a = 1\n").unwrap();
+        assert_eq!(read_capped_text(&path, 100, "the file").unwrap(), "a = 1\n");
+        std::fs::write(&path, b"a = \xff\n").unwrap();
+        let err = read_capped_text(&path, 100, "the configuration file").unwrap_err();
+        assert!(err.to_string().contains("is not UTF-8 text"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_device_is_bounded() {
+        // /dev/zero never ends: only the cap stops the read.
+        let err = read_capped(Path::new("/dev/zero"), 4096, "the snapshot").unwrap_err();
+        assert!(
+            err.to_string().contains("larger than the limit of 4 KiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_named_once() {
+        let err = read_snapshot(Path::new("/nonexistent/snap.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot read the snapshot /nonexistent/snap.yaml: "),
+            "{text}"
+        );
+        // The I/O error is in the message, not chained again as a source.
+        assert!(std::error::Error::source(&err).is_none());
+    }
+
+    #[test]
+    fn limits_read_in_words() {
+        assert_eq!(human(SNAPSHOT_MAX_BYTES), "64 MiB");
+        assert_eq!(human(CONFIG_MAX_BYTES), "1 MiB");
+        assert_eq!(human(3 * 1024), "3 KiB");
+        assert_eq!(human(1536), "1536 bytes");
+        assert_eq!(human(10), "10 bytes");
+    }
+}
