@@ -13,7 +13,7 @@ use crate::{Query, RecipeStore, Version, BASE_FILE};
 use proptest::prelude::*;
 
 /// Cases per target unless `FUZZ_CASES` says otherwise.
-const DEFAULT_CASES: u32 = 2_000;
+const DEFAULT_CASES: u32 = 1_000;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("FUZZ_CASES")

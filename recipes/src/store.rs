@@ -508,7 +508,10 @@ mod tests {
         }
         let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
         assert_eq!(missing.file, "/nonexistent/recipes");
-        assert!(missing.reason.starts_with("cannot read: "), "{missing}");
+        assert!(
+            missing.reason.starts_with("cannot read the recipe directory: "),
+            "{missing}"
+        );
         let file = dir_with(&[("base.yaml", BASE)]);
         let err = RecipeStore::load_dir(&file.path().join("base.yaml")).unwrap_err();
         assert_eq!(err.reason, "not a directory");

@@ -77,12 +77,19 @@ pub(crate) fn recipe_files(root: &Path) -> Result<Found, WalkError> {
             entry.depth() == 0 || !entry.file_name().as_encoded_bytes().starts_with(b".")
         });
     for entry in walk {
-        let entry = entry.map_err(|error| WalkError {
-            path: error.path().unwrap_or(root).to_path_buf(),
-            reason: match error.io_error() {
-                Some(io) => format!("cannot read: {io}"),
-                None => format!("cannot read: {error}"),
-            },
+        let entry = entry.map_err(|error| {
+            let what = if error.depth() == 0 {
+                "cannot read the recipe directory"
+            } else {
+                "cannot read"
+            };
+            WalkError {
+                path: error.path().unwrap_or(root).to_path_buf(),
+                reason: match error.io_error() {
+                    Some(io) => format!("{what}: {io}"),
+                    None => format!("{what}: {error}"),
+                },
+            }
         })?;
         let path = entry.path();
         let file_type = entry.file_type();

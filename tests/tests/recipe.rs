@@ -494,6 +494,29 @@ fn exit_within_a_minute(child: &mut std::process::Child, what: &str) -> std::pro
     }
 }
 
+/// Waits until the server at `addr` answers `/health` (true: its accept loop, which also
+/// watches for signals, is running) or `child` exits (false), for at most a minute.
+fn serves_or_exits(child: &mut std::process::Child, addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("waiting for eidos").is_some() {
+            return false;
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            let mut answer = String::new();
+            let asked = stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: eidos\r\nConnection: close\r\n\r\n")
+                .and_then(|()| stream.read_to_string(&mut answer));
+            if asked.is_ok() && answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("eidos serve neither answered /health nor exited within a minute");
+}
+
 /// A FIFO named like a recipe file hung `eidos recipe --recipes DIR` forever (opening it waits
 /// for a writer). It is refused by name, with a usage error.
 #[test]
@@ -546,17 +569,21 @@ fn serve_with_a_fifo_in_its_recipe_directory_still_exits() {
             let _ = lines_tx.send(line);
         }
     });
-    // Once it listens (or has already exited), ask it to stop.
+    // Once it serves (or has already exited on its own), ask it to stop.
     let mut log = Vec::new();
     while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(60)) {
-        let listening = line.contains("listening");
+        let addr = line
+            .split_once("listening addr=")
+            .map(|(_, addr)| addr.trim().to_owned());
         log.push(line);
-        if listening {
-            let status = std::process::Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
+        if let Some(addr) = addr {
+            if serves_or_exits(&mut child, &addr) {
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
             break;
         }
     }
