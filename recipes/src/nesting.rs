@@ -13,7 +13,6 @@
 //! confined to [`Parser`] below.
 
 use std::mem::MaybeUninit;
-use unsafe_libyaml as sys;
 
 /// Where a document first nests deeper than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +58,7 @@ enum Step {
 struct Parser<'input> {
     /// Boxed because libyaml keeps a pointer to the parser inside itself (its read handler's
     /// data), so it must not move once the input is set.
-    sys: Box<MaybeUninit<sys::yaml_parser_t>>,
+    sys: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     /// Whether `sys` was initialized (and so must be deleted).
     initialized: bool,
     /// Whether parsing failed (libyaml must not be called again but to delete it).
@@ -69,17 +68,21 @@ struct Parser<'input> {
 
 impl<'input> Parser<'input> {
     fn new(input: &'input [u8]) -> Parser<'input> {
-        let mut sys = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut sys = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::uninit());
         let raw = sys.as_mut_ptr();
         // SAFETY: `raw` points to memory owned by the box, which never moves; initialization
         // fills in the whole struct (it fails only when it cannot allocate, and then `next`
         // is never called on it). The input outlives the parser ('input).
         let initialized = unsafe {
-            if sys::yaml_parser_initialize(raw).fail {
+            if unsafe_libyaml::yaml_parser_initialize(raw).fail {
                 false
             } else {
-                sys::yaml_parser_set_encoding(raw, sys::YAML_UTF8_ENCODING);
-                sys::yaml_parser_set_input_string(raw, input.as_ptr(), input.len() as u64);
+                unsafe_libyaml::yaml_parser_set_encoding(raw, unsafe_libyaml::YAML_UTF8_ENCODING);
+                unsafe_libyaml::yaml_parser_set_input_string(
+                    raw,
+                    input.as_ptr(),
+                    input.len() as u64,
+                );
                 true
             }
         };
@@ -97,25 +100,27 @@ impl<'input> Parser<'input> {
             return None;
         }
         let raw = self.sys.as_mut_ptr();
-        let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
+        let mut event = MaybeUninit::<unsafe_libyaml::yaml_event_t>::uninit();
         // SAFETY: the parser is initialized with live input and has not failed (after a failure
         // `failed` is set and it is not called again); a successful `yaml_parser_parse` fills
         // `event`, which is read and then deleted exactly once.
         unsafe {
-            if sys::yaml_parser_parse(raw, event.as_mut_ptr()).fail {
+            if unsafe_libyaml::yaml_parser_parse(raw, event.as_mut_ptr()).fail {
                 self.failed = true;
                 return None;
             }
             let event = event.as_mut_ptr();
             let step = match (*event).type_ {
-                sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => Step::Open {
+                unsafe_libyaml::YAML_SEQUENCE_START_EVENT
+                | unsafe_libyaml::YAML_MAPPING_START_EVENT => Step::Open {
                     line: (*event).start_mark.line,
                 },
-                sys::YAML_SEQUENCE_END_EVENT | sys::YAML_MAPPING_END_EVENT => Step::Close,
-                sys::YAML_STREAM_END_EVENT => Step::End,
+                unsafe_libyaml::YAML_SEQUENCE_END_EVENT
+                | unsafe_libyaml::YAML_MAPPING_END_EVENT => Step::Close,
+                unsafe_libyaml::YAML_STREAM_END_EVENT => Step::End,
                 _ => Step::Other,
             };
-            sys::yaml_event_delete(event);
+            unsafe_libyaml::yaml_event_delete(event);
             Some(step)
         }
     }
@@ -125,7 +130,7 @@ impl Drop for Parser<'_> {
     fn drop(&mut self) {
         if self.initialized {
             // SAFETY: initialized and not yet deleted; deleted once here.
-            unsafe { sys::yaml_parser_delete(self.sys.as_mut_ptr()) }
+            unsafe { unsafe_libyaml::yaml_parser_delete(self.sys.as_mut_ptr()) }
         }
     }
 }

@@ -509,7 +509,9 @@ mod tests {
         let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
         assert_eq!(missing.file, "/nonexistent/recipes");
         assert!(
-            missing.reason.starts_with("cannot read the recipe directory: "),
+            missing
+                .reason
+                .starts_with("cannot read the recipe directory: "),
             "{missing}"
         );
         let file = dir_with(&[("base.yaml", BASE)]);
