@@ -594,6 +594,9 @@ fn serve_with_a_fifo_in_its_recipe_directory_still_exits() {
     // Either the refusal or the signal came first; a refusal names the FIFO.
     if !log.contains("SIGTERM received") {
         assert_eq!(status.code(), Some(2), "{log}");
-        assert!(log.contains("site.yaml: is a FIFO"), "the FIFO is named: {log}");
+        assert!(
+            log.contains("site.yaml: is a FIFO"),
+            "the FIFO is named: {log}"
+        );
     }
 }
