@@ -8,7 +8,7 @@ use semver::{Comparator, Op, Prerelease, VersionReq};
 use std::fmt;
 
 /// What an overlay key requires of a version field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum VersionSpec {
     /// Matches by precision (see [`Version::matches`]).
     Exact(Version),
@@ -43,6 +43,14 @@ impl VersionSpec {
         }
     }
 
+    /// Whether some version satisfies this spec (`>=2, <1` is a range no version satisfies).
+    pub fn can_match(&self) -> bool {
+        match self {
+            VersionSpec::Exact(_) => true,
+            VersionSpec::Range(req) => range_can_match(req),
+        }
+    }
+
     /// How precisely this spec pins a version: the numbers of an exact version, 0 for a range.
     pub fn precision(&self) -> usize {
         match self {
@@ -50,6 +58,33 @@ impl VersionSpec {
             VersionSpec::Range(_) => 0,
         }
     }
+}
+
+/// Whether some version (numbers only, as queries are matched) satisfies every comparator.
+///
+/// Each comparator admits an interval of versions in their numeric order, and an intersection of
+/// intervals is empty unless it holds the greatest of their lowest members; so it is enough to
+/// test that one version.
+fn range_can_match(req: &VersionReq) -> bool {
+    let lowest: Option<Vec<semver::Version>> = req.comparators.iter().map(lowest_match).collect();
+    match lowest.and_then(|all| all.into_iter().max()) {
+        Some(candidate) => req.matches(&candidate),
+        // No comparator matches anything above u64::MAX, or there are no comparators at all.
+        None => req.comparators.is_empty(),
+    }
+}
+
+/// The lowest version a comparator admits (`None` when it admits none: `>` the largest number).
+fn lowest_match(c: &Comparator) -> Option<semver::Version> {
+    let (minor, patch) = (c.minor.unwrap_or(0), c.patch.unwrap_or(0));
+    Some(match (c.op, c.minor, c.patch) {
+        (Op::Less | Op::LessEq, _, _) => semver::Version::new(0, 0, 0),
+        (Op::Greater, Some(_), Some(p)) => semver::Version::new(c.major, minor, p.checked_add(1)?),
+        (Op::Greater, Some(m), None) => semver::Version::new(c.major, m.checked_add(1)?, 0),
+        (Op::Greater, None, _) => semver::Version::new(c.major.checked_add(1)?, 0, 0),
+        // >=, =, ~, ^ (and wildcards): the version as written, missing numbers 0.
+        _ => semver::Version::new(c.major, minor, patch),
+    })
 }
 
 fn parse_comparator(text: &str, what: &'static str) -> Result<Comparator, String> {
@@ -95,7 +130,7 @@ impl fmt::Display for VersionSpec {
 }
 
 /// One requirement of an overlay key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Condition {
     /// An enum field must equal this (normalized) value.
     Is(String),
@@ -113,7 +148,7 @@ impl fmt::Display for Condition {
 }
 
 /// The fields an overlay requires, in field order. Fields it leaves out match anything.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OverlayKey {
     conditions: Vec<(Field, Condition)>,
 }
@@ -145,9 +180,16 @@ impl OverlayKey {
                     .map_err(|reason| {
                         format!("key field {name}: unknown value {value:?}: {reason}")
                     })?,
-                FieldKind::Version(what) => VersionSpec::parse(value, what)
-                    .map(Condition::Version)
-                    .map_err(|reason| format!("key field {name}: {reason}"))?,
+                FieldKind::Version(what) => {
+                    let spec = VersionSpec::parse(value, what)
+                        .map_err(|reason| format!("key field {name}: {reason}"))?;
+                    if !spec.can_match() {
+                        return Err(format!(
+                            "key field {name}: range {value:?} can never match: no {what} satisfies all of its comparators"
+                        ));
+                    }
+                    Condition::Version(spec)
+                }
             };
             conditions.push((field, condition));
         }
@@ -307,10 +349,46 @@ mod tests {
             (&[("kernel", ">=6.8.0-aws")], "compares numbers only"),
             (&[("gpu", "any")], "matches anything"),
             (&[("gpu", "h100"), ("GPU", "h200")], "given twice"),
+            (
+                &[("k8s", ">=2, <1")],
+                "key field k8s: range \">=2, <1\" can never match: no kubernetes version satisfies",
+            ),
+            (&[("kernel", ">6.8, <=6.8.9")], "can never match"),
+            (&[("kernel", "<0")], "can never match"),
+            (&[("osv", ">18446744073709551615")], "can never match"),
         ];
         for (k, message) in table {
             let err = key(k).unwrap_err();
             assert!(err.contains(message), "{k:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn ranges_that_some_version_satisfies_are_accepted() {
+        for range in [
+            ">=1.30, <1.31",
+            ">1.30.0, <=1.30.1",
+            "<=0",
+            ">=2, <2.0.1",
+            "~1.31, >=1.31.5",
+            "^0.2.3, <0.2.4",
+            "=1.31, >1.31.8",
+            ">=6.8, <6.9",
+        ] {
+            let spec = VersionSpec::parse(range, "version").unwrap();
+            assert!(spec.can_match(), "{range}");
+        }
+        // `>6.8` is 6.9 and above, as in semver: `>6.8, <6.9` is a mistake this catches.
+        for range in [
+            ">6.8, <6.9",
+            ">1.30, <=1.30.9",
+            "~1.31, >=1.32",
+            "^0.2.3, >=0.3",
+            "=1.31, <1.31",
+            ">=6.9, <6.8.20",
+        ] {
+            let spec = VersionSpec::parse(range, "version").unwrap();
+            assert!(!spec.can_match(), "{range}");
         }
     }
 
@@ -352,6 +430,39 @@ mod tests {
                 _ => order.is_lt(),
             };
             proptest::prop_assert_eq!(spec.matches(&v), expected, "{} {} {}", v, op, b);
+        }
+
+        /// A range can match exactly when some version satisfies it (checked against every
+        /// version with numbers up to one past the largest written).
+        #[test]
+        fn can_match_agrees_with_a_search(
+            comparators in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![">=", ">", "<=", "<", "=", "~", "^"]),
+                    0u64..4,
+                    proptest::option::of((0u64..4, proptest::option::of(0u64..4))),
+                ),
+                1..4,
+            ),
+        ) {
+            let text: Vec<String> = comparators
+                .iter()
+                .map(|(op, major, rest)| match rest {
+                    None => format!("{op}{major}"),
+                    Some((minor, None)) => format!("{op}{major}.{minor}"),
+                    Some((minor, Some(patch))) => format!("{op}{major}.{minor}.{patch}"),
+                })
+                .collect();
+            let text = text.join(", ");
+            let spec = VersionSpec::parse(&text, "version").unwrap();
+            let found = (0..6u64).any(|a| {
+                (0..6u64).any(|b| {
+                    (0..6u64).any(|c| {
+                        spec.matches(&Version::parse(&format!("{a}.{b}.{c}")).unwrap())
+                    })
+                })
+            });
+            proptest::prop_assert_eq!(spec.can_match(), found, "{}", text);
         }
     }
 }

@@ -17,17 +17,22 @@
 
 mod data;
 mod derive;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod key;
 mod merge;
+mod nesting;
 mod query;
 mod store;
 mod timestamp;
 pub mod version;
 pub mod vocab;
+mod walk;
 
+pub use data::MAX_NESTING;
 pub use derive::{gpu_from_model, service_from_version, DeriveError};
 pub use query::{parameter_names, Query, QueryError};
-pub use store::{RecipeStore, BASE_FILE, PAYLOAD_VERSION};
+pub use store::{RecipeStore, BASE_FILE, MAX_FILE_BYTES, PAYLOAD_VERSION};
 pub use version::{Version, VersionError};
 
 use eidos_plugin_api::Measurement;

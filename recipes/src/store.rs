@@ -5,8 +5,10 @@ use crate::key::OverlayKey;
 use crate::merge;
 use crate::query::{ParsedQuery, Query};
 use crate::timestamp;
+use crate::walk;
 use crate::{LoadError, Recipe};
 use eidos_plugin_api::Measurement;
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -52,30 +54,29 @@ impl RecipeStore {
     }
 
     /// A store from a directory of recipe YAML files, validated in full: `base.yaml` at its root
-    /// and overlay files (`*.yaml`, `*.yml`) anywhere below it, applied in path order. Hidden
-    /// files and directories (`.git`, `.github` …) and other files are ignored.
+    /// and overlay files (`*.yaml`, `*.yml`) at any depth below it, applied in path order. Hidden
+    /// files and directories (`.git`, `.github` …) and other files are ignored; links to
+    /// directories are not followed (each is logged as a warning). A recipe file that is not a
+    /// regular file (a FIFO, a device) or is larger than [`MAX_FILE_BYTES`] is refused.
     pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
-        let fail = |file: &Path, reason: String| LoadError {
-            file: file.display().to_string(),
-            reason,
-        };
-        let mut paths = Vec::new();
-        collect_yaml(dir, &mut paths)
-            .map_err(|e| fail(dir, format!("cannot read the recipe directory: {e}")))?;
-        let mut files = Vec::with_capacity(paths.len());
-        for path in &paths {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| fail(path, format!("cannot read: {e}")))?;
-            let rel = path
-                .strip_prefix(dir)
-                .unwrap_or(path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            files.push((path.display().to_string(), rel, text));
+        let found = walk::recipe_files(dir).map_err(|e| LoadError {
+            file: e.path.display().to_string(),
+            reason: e.reason,
+        })?;
+        for link in &found.skipped_links {
+            tracing::warn!(
+                link = %link.display(),
+                "recipe data: not following a link to a directory"
+            );
         }
-        files.sort_by(|a, b| a.1.cmp(&b.1));
+        let mut files = Vec::with_capacity(found.files.len());
+        for file in found.files {
+            let text = read_recipe_file(&file.path).map_err(|reason| LoadError {
+                file: file.path.display().to_string(),
+                reason,
+            })?;
+            files.push((file.path.display().to_string(), file.rel, text));
+        }
         Self::from_files(
             files
                 .iter()
@@ -85,29 +86,39 @@ impl RecipeStore {
     }
 
     /// Loads from (name shown in errors, path relative to the data root, text), in apply order.
-    fn from_files<'t>(
+    pub(crate) fn from_files<'t>(
         files: impl IntoIterator<Item = (String, String, &'t str)>,
         root: &str,
     ) -> Result<RecipeStore, LoadError> {
         let mut base = None;
-        // (key, source file, overlay) in file order.
+        // (source file, path under the root, overlay) in file order.
         let mut overlays: Vec<(String, String, OverlayData)> = Vec::new();
+        // Every key seen so far and the file it came from: duplicates are found in linear time.
+        let mut keys: HashMap<OverlayKey, String> = HashMap::new();
         for (shown, rel, text) in files {
             let fail = |reason: String| LoadError {
                 file: shown.clone(),
                 reason,
             };
+            if text.len() > MAX_FILE_BYTES {
+                return Err(fail(too_large()));
+            }
             if rel == BASE_FILE {
                 base = Some(data::parse_base(text).map_err(fail)?);
                 continue;
             }
             for overlay in data::parse_overlays(text).map_err(fail)? {
-                if let Some((_, other, _)) = overlays.iter().find(|(_, _, o)| o.key == overlay.key)
-                {
-                    return Err(fail(format!(
-                        "two overlays have the same key {{{}}}: here and in {other}",
-                        overlay.key
-                    )));
+                match keys.entry(overlay.key.clone()) {
+                    Entry::Occupied(other) => {
+                        return Err(fail(format!(
+                            "two overlays have the same key {{{}}}: here and in {}",
+                            overlay.key,
+                            other.get()
+                        )));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(shown.clone());
+                    }
                 }
                 overlays.push((shown.clone(), rel.clone(), overlay));
             }
@@ -172,41 +183,50 @@ impl RecipeStore {
     }
 }
 
-/// How deep below the data directory recipe files are looked for (guards against symlink loops).
-const MAX_DEPTH: usize = 8;
+/// The largest recipe file loaded, in bytes. Real recipe files are a few kilobytes; this bounds
+/// the memory and time one file can take.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Collects `*.yaml`/`*.yml` files below `dir`, skipping hidden entries (`.git`, `.github` …).
-fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    collect_yaml_at(dir, out, 0)
+fn too_large() -> String {
+    format!(
+        "larger than {} MiB, the limit for a recipe file",
+        MAX_FILE_BYTES / (1024 * 1024)
+    )
 }
 
-fn collect_yaml_at(
-    dir: &Path,
-    out: &mut Vec<std::path::PathBuf>,
-    depth: usize,
-) -> std::io::Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(std::io::Error::other(format!(
-            "{} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)",
-            dir.display()
-        )));
+/// Reads one recipe file, never blocking on it and never reading more than [`MAX_FILE_BYTES`]
+/// (plus one byte, to tell that it is larger). The walk refused non-regular files already; the
+/// file is opened without blocking and checked again through its descriptor, in case it was
+/// replaced by a FIFO or a device in the meantime.
+fn read_recipe_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file: recipe files must be regular files".to_owned());
     }
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            collect_yaml_at(&path, out, depth + 1)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
+    let mut bytes = Vec::with_capacity(
+        usize::try_from(metadata.len())
+            .unwrap_or(0)
+            .min(MAX_FILE_BYTES + 1),
+    );
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large());
     }
-    Ok(())
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -487,16 +507,212 @@ mod tests {
             assert!(err.reason.contains(reason), "{files:?}: {err}");
         }
         let missing = RecipeStore::load_dir(Path::new("/nonexistent/recipes")).unwrap_err();
-        let looped = dir_with(&[("base.yaml", BASE)]);
-        std::os::unix::fs::symlink(looped.path(), looped.path().join("again")).unwrap();
-        let err = RecipeStore::load_dir(looped.path()).unwrap_err();
-        assert!(err.reason.contains("symbolic link loop"), "{err}");
+        assert_eq!(missing.file, "/nonexistent/recipes");
         assert!(
             missing
-                .to_string()
-                .contains("cannot read the recipe directory"),
+                .reason
+                .starts_with("cannot read the recipe directory: "),
             "{missing}"
         );
+        let file = dir_with(&[("base.yaml", BASE)]);
+        let err = RecipeStore::load_dir(&file.path().join("base.yaml")).unwrap_err();
+        assert_eq!(err.reason, "not a directory");
+    }
+
+    /// A FIFO, a socket or a link to a FIFO named like a recipe file is refused by name before
+    /// anything opens it (opening a FIFO blocks until a writer comes: `eidos recipe` hung). A
+    /// FIFO under another name is ignored like any other file.
+    #[test]
+    fn non_regular_recipe_files_are_refused_without_being_opened() {
+        fn fifo(path: &Path) {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(
+                unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
+                0,
+                "mkfifo {path:?}"
+            );
+        }
+        let dir = dir_with(&[("base.yaml", BASE)]);
+        fifo(&dir.path().join("notes.txt"));
+        RecipeStore::load_dir(dir.path()).expect("a FIFO that is no recipe file is ignored");
+        fifo(&dir.path().join("site.yaml"));
+        let err = load_with_watchdog(dir.path()).unwrap_err();
+        assert!(err.file.ends_with("/site.yaml"), "{err}");
+        assert_eq!(err.reason, "is a FIFO: recipe files must be regular files");
+
+        let dir = dir_with(&[("base.yaml", BASE)]);
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock.yml")).unwrap();
+        let err = load_with_watchdog(dir.path()).unwrap_err();
+        assert_eq!(
+            err.reason, "is a socket: recipe files must be regular files",
+            "{err}"
+        );
+
+        let dir = dir_with(&[("base.yaml", BASE)]);
+        fifo(&dir.path().join(".hidden-fifo"));
+        std::os::unix::fs::symlink(
+            dir.path().join(".hidden-fifo"),
+            dir.path().join("linked.yaml"),
+        )
+        .unwrap();
+        let err = load_with_watchdog(dir.path()).unwrap_err();
+        assert!(err.file.ends_with("/linked.yaml"), "{err}");
+        assert_eq!(
+            err.reason,
+            "links to a FIFO: recipe files must be regular files"
+        );
+    }
+
+    /// Loads `dir` on another thread and fails the test (instead of hanging) if that takes more
+    /// than a minute.
+    fn load_with_watchdog(dir: &Path) -> Result<RecipeStore, LoadError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(RecipeStore::load_dir(&dir));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("loading the recipe directory blocked")
+    }
+
+    /// Even a FIFO that the walk saw as a regular file (replaced in between) does not block the
+    /// read: it is opened without blocking and refused through its descriptor.
+    #[test]
+    fn reading_never_blocks_on_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.yaml");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_recipe_file(&path));
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("reading a FIFO blocked");
+        assert_eq!(
+            result.unwrap_err(),
+            "not a regular file: recipe files must be regular files"
+        );
+    }
+
+    #[test]
+    fn a_recipe_file_over_the_size_limit_is_refused_naming_the_limit() {
+        let big = format!("{BASE}# {}\n", "x".repeat(MAX_FILE_BYTES));
+        let dir = dir_with(&[("base.yaml", BASE), ("big.yaml", &big)]);
+        let err = RecipeStore::load_dir(dir.path()).unwrap_err();
+        assert!(err.file.ends_with("/big.yaml"), "{err}");
+        assert_eq!(err.reason, "larger than 4 MiB, the limit for a recipe file");
+        let at_limit = format!("overlays: []\n#{}\n", "x".repeat(MAX_FILE_BYTES - 15));
+        assert_eq!(at_limit.len(), MAX_FILE_BYTES);
+        let dir = dir_with(&[("base.yaml", BASE), ("full.yaml", &at_limit)]);
+        RecipeStore::load_dir(dir.path()).expect("a file of exactly the limit loads");
+        // Text that did not come from a file (the embedded data) is held to the same limit.
+        let err = RecipeStore::from_files(
+            [("big".to_owned(), BASE_FILE.to_owned(), big.as_str())],
+            "test",
+        )
+        .unwrap_err();
+        assert_eq!(err.file, "big");
+    }
+
+    /// A link loop and links to directories are not followed (so they cost nothing), and the
+    /// store still loads what is really there.
+    #[test]
+    fn links_to_directories_are_not_followed() {
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (
+                "sites/a.yaml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "a")),
+            ),
+        ]);
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("sites/loop")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("sites"), dir.path().join("again")).unwrap();
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.rules().collect::<Vec<_>>(),
+            ["gpu=h100 (sites/a.yaml)"]
+        );
+        let found = walk::recipe_files(dir.path()).unwrap();
+        let mut skipped = found.skipped_links.clone();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [dir.path().join("again"), dir.path().join("sites/loop")]
+        );
+    }
+
+    /// 10 links a level, 8 levels, each to the next level's directory: following them meant
+    /// 10^8 paths (over a minute). Each real file is read once.
+    #[test]
+    fn a_fan_out_of_directory_links_reads_each_file_once() {
+        let root = dir_with(&[("base.yaml", BASE)]);
+        for level in 0..=8 {
+            let dir = root.path().join(format!("level{level}"));
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(
+                dir.join("o.yaml"),
+                format!(
+                    "overlays:\n{}",
+                    overlay(&format!("k8s: \"1.{level}\""), "x")
+                ),
+            )
+            .unwrap();
+        }
+        for level in 0..8 {
+            for link in 0..10 {
+                std::os::unix::fs::symlink(
+                    root.path().join(format!("level{}", level + 1)),
+                    root.path().join(format!("level{level}/next{link}")),
+                )
+                .unwrap();
+            }
+        }
+        let found = walk::recipe_files(root.path()).unwrap();
+        assert_eq!(found.files.len(), 10, "base.yaml and one file a level");
+        assert_eq!(found.skipped_links.len(), 80);
+        let store = RecipeStore::load_dir(root.path()).unwrap();
+        assert_eq!(store.overlay_count(), 9);
+    }
+
+    /// "At any depth": 20 directories deep loads (more than 8 levels used to be refused).
+    #[test]
+    fn a_tree_twenty_directories_deep_loads() {
+        let deep = format!("{}/deep.yaml", vec!["d"; 20].join("/"));
+        let dir = dir_with(&[
+            ("base.yaml", BASE),
+            (
+                &deep,
+                &format!("overlays:\n{}", overlay("gpu: h100", "deep")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.rules().collect::<Vec<_>>(),
+            [format!("gpu=h100 ({deep})")]
+        );
+    }
+
+    /// Links to regular files are read (a Kubernetes ConfigMap volume is made of links into a
+    /// hidden directory), and take the link's own path.
+    #[test]
+    fn links_to_files_are_read_under_their_own_name() {
+        let dir = dir_with(&[
+            ("..data/base.yaml", BASE),
+            (
+                "..data/site.yaml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "a")),
+            ),
+        ]);
+        for name in ["base.yaml", "site.yaml"] {
+            std::os::unix::fs::symlink(dir.path().join("..data").join(name), dir.path().join(name))
+                .unwrap();
+        }
+        let store = RecipeStore::load_dir(dir.path()).unwrap();
+        assert_eq!(store.rules().collect::<Vec<_>>(), ["gpu=h100 (site.yaml)"]);
     }
 
     #[test]

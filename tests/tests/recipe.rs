@@ -467,3 +467,136 @@ fn a_snapshot_eidos_wrote_here_feeds_eidos_recipe() {
         _ => assert!(request.get("os").is_none(), "{request}"),
     }
 }
+
+/// Makes a FIFO at `path` (with the system's `mkfifo`).
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("running mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Waits for `child` to exit, killing it and failing the test if it is still running after a
+/// minute (a hang must fail the test, not stall the suite).
+fn exit_within_a_minute(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for eidos") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits until the server at `addr` answers `/health` (true: its accept loop, which also
+/// watches for signals, is running) or `child` exits (false), for at most a minute.
+fn serves_or_exits(child: &mut std::process::Child, addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("waiting for eidos").is_some() {
+            return false;
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            let mut answer = String::new();
+            let asked = stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: eidos\r\nConnection: close\r\n\r\n")
+                .and_then(|()| stream.read_to_string(&mut answer));
+            if asked.is_ok() && answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("eidos serve neither answered /health nor exited within a minute");
+}
+
+/// A FIFO named like a recipe file hung `eidos recipe --recipes DIR` forever (opening it waits
+/// for a writer). It is refused by name, with a usage error.
+#[test]
+fn a_fifo_in_the_recipe_directory_is_refused_not_waited_on() {
+    let dir = plugins();
+    let data = recipe_dir("10");
+    mkfifo(&data.path().join("site.yaml"));
+    let mut child = recipe_command(&dir)
+        .args(["--recipes", data.path().to_str().unwrap(), "-f", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting eidos recipe");
+    let status = exit_within_a_minute(&mut child, "eidos recipe with a FIFO");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("site.yaml: is a FIFO: recipe files must be regular files"),
+        "{stderr}"
+    );
+}
+
+/// With a FIFO in its recipe directory, `eidos serve` stayed unready and then ignored SIGTERM
+/// (it logged "stopped" and lived on, its runtime waiting for the stuck load). Now it refuses
+/// the directory; and whether or not it has done so yet, SIGTERM ends it.
+#[test]
+fn serve_with_a_fifo_in_its_recipe_directory_still_exits() {
+    use std::io::BufRead;
+    let data = recipe_dir("10");
+    mkfifo(&data.path().join("site.yaml"));
+    let mut child = eidos(&[])
+        .env_remove("PORT")
+        .env_remove("EIDOS_RECIPES")
+        .args(["serve", "--addr", "127.0.0.1:0", "--recipes"])
+        .arg(data.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting eidos serve");
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // Once it serves (or has already exited on its own), ask it to stop.
+    let mut log = Vec::new();
+    while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let addr = line
+            .split_once("listening addr=")
+            .map(|(_, addr)| addr.trim().to_owned());
+        log.push(line);
+        if let Some(addr) = addr {
+            if serves_or_exits(&mut child, &addr) {
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            break;
+        }
+    }
+    let status = exit_within_a_minute(&mut child, "eidos serve after SIGTERM");
+    log.extend(lines_rx.iter());
+    let log = log.join("\n");
+    assert!(status.code().is_some(), "killed by a signal: {log}");
+    // Either the refusal or the signal came first; a refusal names the FIFO.
+    if !log.contains("SIGTERM received") {
+        assert_eq!(status.code(), Some(2), "{log}");
+        assert!(
+            log.contains("site.yaml: is a FIFO"),
+            "the FIFO is named: {log}"
+        );
+    }
+}

@@ -105,12 +105,15 @@ pub fn run(ctx: &Context) -> CliResult {
         .thread_name("eidos-serve")
         .build()
         .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
-    let report = runtime
-        .block_on(eidos_server::run(config, eidos_server::shutdown_signal()))
-        .map_err(|error| match error {
-            ServerError::Config(_) | ServerError::Recipes(_) => CliError::usage(error),
-            other => CliError::runtime(other),
-        })?;
+    let outcome = runtime.block_on(eidos_server::run(config, eidos_server::shutdown_signal()));
+    // Do not wait for blocking tasks still running (a recipe load stuck on a slow or hostile
+    // file system): dropping the runtime would wait for them, and the process would outlive
+    // its own shutdown. The process exits right after, which ends those threads.
+    runtime.shutdown_background();
+    let report = outcome.map_err(|error| match error {
+        ServerError::Config(_) | ServerError::Recipes(_) => CliError::usage(error),
+        other => CliError::runtime(other),
+    })?;
     if report.abandoned_connections > 0 {
         tracing::warn!(
             connections = report.abandoned_connections,
