@@ -65,8 +65,11 @@ pub fn check(bytes: &[u8]) -> Result<(), ElfError> {
     if !bytes.starts_with(&elf::ELFMAG) {
         return Err(ElfError::NotElf);
     }
-    let header = FileHeader::parse(bytes)
-        .map_err(|e| ElfError::WrongKind(format!("unsupported ELF header: {e} (expected a 64-bit ELF shared library)")))?;
+    let header = FileHeader::parse(bytes).map_err(|e| {
+        ElfError::WrongKind(format!(
+            "unsupported ELF header: {e} (expected a 64-bit ELF shared library)"
+        ))
+    })?;
     let endian = header
         .endian()
         .map_err(|e| ElfError::WrongKind(e.to_string()))?;
@@ -125,12 +128,13 @@ pub fn check(bytes: &[u8]) -> Result<(), ElfError> {
                     memsz: ph.p_memsz(endian),
                 };
                 if load.filesz > load.memsz || load.vaddr.checked_add(load.memsz).is_none() {
-                    return Err(corrupt(format!("loadable segment {i} has impossible sizes")));
+                    return Err(corrupt(format!(
+                        "loadable segment {i} has impossible sizes"
+                    )));
                 }
                 let align = ph.p_align(endian);
                 if align > 1
-                    && (!align.is_power_of_two()
-                        || load.vaddr.wrapping_sub(offset) % align != 0)
+                    && (!align.is_power_of_two() || load.vaddr.wrapping_sub(offset) % align != 0)
                 {
                     return Err(corrupt(format!("loadable segment {i} is misaligned")));
                 }
@@ -165,7 +169,9 @@ pub fn check(bytes: &[u8]) -> Result<(), ElfError> {
     let inside = |addr: u64, size: u64| file_bytes(bytes, &loads, addr, size).is_some();
     // The loader reads the dynamic section from the mapped image, not from the file.
     if !inside(dynamic_ph.p_vaddr(endian), dynamic_ph.p_filesz(endian)) {
-        return Err(corrupt("the dynamic section is not inside a loaded segment"));
+        return Err(corrupt(
+            "the dynamic section is not inside a loaded segment",
+        ));
     }
     let entries = dynamic_ph
         .dynamic(endian, bytes)
@@ -197,10 +203,26 @@ fn check_dynamic(
     for (name, addr_tag, size_tag) in [
         ("string table", elf::DT_STRTAB, Some(elf::DT_STRSZ)),
         ("relocation table", elf::DT_RELA, Some(elf::DT_RELASZ)),
-        ("PLT relocation table", elf::DT_JMPREL, Some(elf::DT_PLTRELSZ)),
-        ("relative relocation table", elf::DT_RELR, Some(elf::DT_RELRSZ)),
-        ("initialiser array", elf::DT_INIT_ARRAY, Some(elf::DT_INIT_ARRAYSZ)),
-        ("finaliser array", elf::DT_FINI_ARRAY, Some(elf::DT_FINI_ARRAYSZ)),
+        (
+            "PLT relocation table",
+            elf::DT_JMPREL,
+            Some(elf::DT_PLTRELSZ),
+        ),
+        (
+            "relative relocation table",
+            elf::DT_RELR,
+            Some(elf::DT_RELRSZ),
+        ),
+        (
+            "initialiser array",
+            elf::DT_INIT_ARRAY,
+            Some(elf::DT_INIT_ARRAYSZ),
+        ),
+        (
+            "finaliser array",
+            elf::DT_FINI_ARRAY,
+            Some(elf::DT_FINI_ARRAYSZ),
+        ),
         ("symbol table", elf::DT_SYMTAB, None),
         ("hash table", elf::DT_HASH, None),
         ("GNU hash table", elf::DT_GNU_HASH, None),
@@ -244,7 +266,8 @@ fn check_dynamic(
         }
     }
     // This machine's loader supports RELA relocations only, and asserts on anything else.
-    if value(elf::DT_REL).is_some() || value(elf::DT_PLTREL).is_some_and(|v| v != elf::DT_RELA as u64)
+    if value(elf::DT_REL).is_some()
+        || value(elf::DT_PLTREL).is_some_and(|v| v != elf::DT_RELA as u64)
     {
         return Err(corrupt("REL relocations (this machine uses RELA)"));
     }
@@ -256,11 +279,16 @@ fn check_dynamic(
     .ok_or_else(|| corrupt("the string table is incomplete"))?;
     for d in entries {
         let tag = d.d_tag(endian);
-        if [elf::DT_NEEDED, elf::DT_SONAME, elf::DT_RPATH, elf::DT_RUNPATH].contains(&tag) {
+        if [
+            elf::DT_NEEDED,
+            elf::DT_SONAME,
+            elf::DT_RPATH,
+            elf::DT_RUNPATH,
+        ]
+        .contains(&tag)
+        {
             let offset = usize::try_from(d.d_val(endian)).unwrap_or(usize::MAX);
-            let terminated = strings
-                .get(offset..)
-                .is_some_and(|rest| rest.contains(&0));
+            let terminated = strings.get(offset..).is_some_and(|rest| rest.contains(&0));
             if !terminated {
                 return Err(corrupt(format!(
                     "a library name at string offset {offset:#x} is outside the string table"
@@ -304,7 +332,11 @@ mod tests {
         // Test executables are position-independent (ET_DYN), with the same program headers and
         // dynamic section as a library: a real, built ELF file to check, and to cut short.
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        if check(&exe) == Err(ElfError::WrongKind("ELF type 2 is not a shared library (ET_DYN)".into())) {
+        if check(&exe)
+            == Err(ElfError::WrongKind(
+                "ELF type 2 is not a shared library (ET_DYN)".into(),
+            ))
+        {
             eprintln!("NOT RUN: this test executable is not position-independent");
             return;
         }

@@ -185,10 +185,11 @@ impl std::fmt::Debug for LoadedPlugin {
 /// Loads and checks the plugin in `candidate` under `policy` (the steps in the module doc).
 pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, LoadError> {
     let path = &candidate.path;
-    let opened = open_plugin(path, !policy.allow_insecure).map_err(|reason| LoadError::Insecure {
-        path: path.clone(),
-        reason,
-    })?;
+    let opened =
+        open_plugin(path, !policy.allow_insecure).map_err(|reason| LoadError::Insecure {
+            path: path.clone(),
+            reason,
+        })?;
     tracing::debug!(path = %path.display(), real_path = %opened.real_path.display(), "plugin file opened");
     let entry = match &policy.lock {
         Some(lock) => Some(locked_entry(lock, path)?),
@@ -206,8 +207,7 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     }
     let sealed = staged.copy.keep_open_for_process();
     let expected = Some((candidate.kind, candidate.name.as_str()));
-    let mut plugin = load_path(&sealed, expected).map_err(|e| rename(e, &sealed, path))?;
-    plugin.path = path.clone();
+    let mut plugin = load_path(&sealed, path, expected)?;
     plugin.sha256 = staged.sha256;
     if let Some(entry) = entry {
         check_against_lock(&plugin, entry)?;
@@ -300,42 +300,19 @@ fn check_against_lock(plugin: &LoadedPlugin, entry: &LockedPlugin) -> Result<(),
     Ok(())
 }
 
-/// Replaces the sealed copy's `/proc/self/fd` path with the plugin file's path in an error.
-fn rename(error: LoadError, from: &Path, to: &Path) -> LoadError {
-    match error {
-        LoadError::IncompatibleApi {
-            expected, found, ..
-        } => LoadError::IncompatibleApi {
-            path: to.to_owned(),
-            expected,
-            found,
-        },
-        LoadError::NotAPlugin { .. } => LoadError::NotAPlugin {
-            path: to.to_owned(),
-        },
-        other => {
-            let text = other
-                .to_string()
-                .replace(&from.display().to_string(), &to.display().to_string());
-            LoadError::Abi {
-                path: to.to_owned(),
-                reason: text,
-            }
-        }
-    }
-}
-
-/// Loads and checks the plugin library at `path` (in practice a sealed copy's `/proc/self/fd/N`);
-/// when `expected` is given, the manifest's kind and name must match it. The caller fills in
-/// `sha256`.
+/// Loads and checks the plugin library at `path` (in practice a sealed copy's `/proc/self/fd/N`),
+/// naming it `shown` in errors and in the result; when `expected` is given, the manifest's kind and
+/// name must match it. The caller fills in `sha256`.
 pub fn load_path(
     path: &Path,
+    shown: &Path,
     expected: Option<(eidos_plugin_api::PluginKind, &str)>,
 ) -> Result<LoadedPlugin, LoadError> {
-    let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
+    let header = lib_header_from_path(path).map_err(|e| classify(path, shown, e))?;
     let module = header
         .init_root_module::<PluginModuleRef>()
-        .map_err(|e| classify(path, e))?;
+        .map_err(|e| classify(path, shown, e))?;
+    let path = shown;
     let manifest_json = (module.manifest())();
     let manifest: Manifest =
         serde_json::from_str(manifest_json.as_str()).map_err(|e| LoadError::Manifest {
@@ -361,12 +338,16 @@ pub fn load_path(
     })
 }
 
-fn classify(path: &Path, error: LibraryError) -> LoadError {
-    let path = path.to_owned();
+/// Turns abi_stable's error about the library at `loaded` into a refusal naming `shown`.
+fn classify(loaded: &Path, shown: &Path, error: LibraryError) -> LoadError {
+    let path = shown.to_owned();
     match error {
         LibraryError::OpenError { err, .. } => LoadError::Open {
             path,
-            reason: err.to_string(),
+            reason: printable(
+                &err.to_string()
+                    .replace(&loaded.display().to_string(), &shown.display().to_string()),
+            ),
         },
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin { path },
         LibraryError::IncompatibleVersionNumber {
@@ -385,9 +366,19 @@ fn classify(path: &Path, error: LibraryError) -> LoadError {
         },
         other => LoadError::Abi {
             path,
-            reason: summarize_abi_error(&other.to_string()),
+            reason: summarize_abi_error(
+                &other
+                    .to_string()
+                    .replace(&loaded.display().to_string(), &shown.display().to_string()),
+            ),
         },
     }
+}
+
+/// The dynamic loader's message with control characters dropped: it quotes names from the file,
+/// and a corrupt or hostile file must not reach the terminal with escape sequences.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// abi_stable explains a layout mismatch with a dump of both type layouts (over a hundred lines);

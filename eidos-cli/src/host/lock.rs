@@ -9,9 +9,9 @@
 //! A lock file is read only if it is a regular file of at most [`MAX_LOCK_BYTES`], and a file name
 //! listed twice is an error naming the file and its line.
 
+use super::files::{read_regular_file, ReadError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use super::files::{read_regular_file, ReadError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -272,7 +272,13 @@ mod tests {
         let padding = "#".repeat(MAX_LOCK_BYTES as usize + 1 - text.len());
         std::fs::write(&big, format!("{text}{padding}")).unwrap();
         let err = Lock::read(&big).unwrap_err();
-        assert!(matches!(err, LockFileError::TooLarge { limit: MAX_LOCK_BYTES, .. }));
+        assert!(matches!(
+            err,
+            LockFileError::TooLarge {
+                limit: MAX_LOCK_BYTES,
+                ..
+            }
+        ));
         assert_eq!(
             err.to_string(),
             format!(

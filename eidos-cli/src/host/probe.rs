@@ -170,9 +170,7 @@ pub fn run_if_probe() -> Option<ExitCode> {
         return None;
     }
     // A probe must not outlive the host, and its expected crashes leave no core files.
-    let _ = rustix::process::set_parent_process_death_signal(Some(
-        rustix::process::Signal::KILL,
-    ));
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let _ = rustix::process::setrlimit(
         rustix::process::Resource::Core,
         rustix::process::Rlimit {
@@ -182,7 +180,8 @@ pub fn run_if_probe() -> Option<ExitCode> {
     );
     // A clean refusal (not a plugin, wrong API) is not the probe's business: the host reproduces
     // it and reports it. Only surviving the load matters.
-    let _ = super::loader::load_path(Path::new("/proc/self/fd/0"), None);
+    let library = Path::new("/proc/self/fd/0");
+    let _ = super::loader::load_path(library, library, None);
     Some(ExitCode::SUCCESS)
 }
 
@@ -206,8 +205,13 @@ mod tests {
         // Any program stands in for eidos here: `sh -c` with the probe argument as $0.
         let copy = SealedCopy::new("t", b"bytes").unwrap();
         let script = std::env::temp_dir().join(format!("eidos-probe-test-{}", std::process::id()));
-        std::fs::write(&script, "#!/bin/sh\necho 'ld.so: assertion failed' >&2\nkill -SEGV $$\n").unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho 'ld.so: assertion failed' >&2\nkill -SEGV $$\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let err = probe(&script, &copy, PROBE_TIMEOUT).unwrap_err();
         assert_eq!(
             err.to_string(),
