@@ -348,4 +348,47 @@ mod tests {
         let err = check(&exe[..exe.len() / 2]).unwrap_err().to_string();
         assert!(err.contains("lies outside the file"), "{err}");
     }
+
+    mod fuzz {
+        //! The structure check under damaged input: truncations and byte flips of a real ELF file
+        //! (this test executable) never panic, and a truncated file is always refused.
+        use super::*;
+        use proptest::prelude::*;
+        use std::sync::{Mutex, OnceLock};
+
+        fn exe() -> &'static Mutex<Vec<u8>> {
+            static EXE: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+            EXE.get_or_init(|| Mutex::new(std::fs::read(std::env::current_exe().unwrap()).unwrap()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn damaged_files_never_panic(
+                cut in 0u32..1_000_000,
+                flips in proptest::collection::vec((0u32..1_000_000, 1u8..=255, any::<bool>()), 0..16),
+            ) {
+                let mut bytes = exe().lock().unwrap_or_else(|e| e.into_inner());
+                // Flips are placed either anywhere or in the first 64 KiB, where the headers are.
+                let place = |at: u32, head: bool, len: usize| {
+                    let span = if head { len.min(64 * 1024) } else { len };
+                    (span as u64 * u64::from(at) / 1_000_000) as usize
+                };
+                let len = bytes.len();
+                for &(at, xor, head) in &flips {
+                    bytes[place(at, head, len)] ^= xor;
+                }
+                let whole = check(&bytes);
+                let end = (len as u64 * u64::from(cut) / 1_000_000) as usize;
+                let truncated = check(&bytes[..end]);
+                for &(at, xor, head) in flips.iter().rev() {
+                    bytes[place(at, head, len)] ^= xor;
+                }
+                drop(bytes);
+                prop_assert!(truncated.is_err(), "a cut at {end} of {len} bytes passed");
+                let _ = whole;
+            }
+        }
+    }
 }
