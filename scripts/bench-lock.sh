@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue-8 benchmark: the start-up cost of enforcing a plugin lock (every plugin file hashed, then
-# loaded from a sealed copy), as the median wall time of `eidos plugins list` with and without the
-# lock, over every release plugin. Prints figures; never fails on slowness.
+# Issue-8/18 benchmark: the start-up cost of loading plugins, as the median wall time of `eidos
+# plugins list` and `eidos snapshot --collectors os` with and without a plugin lock, over every
+# release plugin. Every plugin is hashed and loaded from a sealed copy; without a lock each one is
+# also loaded first in a probe process. Prints figures; never fails on slowness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-50}"
@@ -23,3 +24,9 @@ scripts/bench-cli.py --runs "$runs" -- $eidos plugins list
 echo "== eidos plugins list --plugin-lock (every plugin hashed and loaded from a sealed copy)"
 # shellcheck disable=SC2086
 scripts/bench-cli.py --runs "$runs" -- $eidos --plugin-lock "$stage/plugins.lock" plugins list
+echo "== eidos snapshot --collectors os --format json (no lock: two plugins probed)"
+# shellcheck disable=SC2086
+scripts/bench-cli.py --runs "$runs" -- $eidos snapshot --collectors os --format json
+echo "== eidos snapshot --collectors os --format json --plugin-lock"
+# shellcheck disable=SC2086
+scripts/bench-cli.py --runs "$runs" -- $eidos --plugin-lock "$stage/plugins.lock" snapshot --collectors os --format json

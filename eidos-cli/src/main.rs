@@ -14,6 +14,9 @@ use cli::{Cli, Command, ConfigCommand, PluginsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(code) = host::probe::run_if_probe() {
+        return code;
+    }
     let cli = Cli::parse();
     // A server logs each request (info); the one-shot commands only warnings.
     let quiet_level = if matches!(cli.command, Command::Serve(_)) {

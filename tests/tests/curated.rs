@@ -240,6 +240,157 @@ fn group_writable_files_and_world_writable_directories_are_refused_unless_allowe
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A plugin directory at `sub` (directories created 0755) under a fresh private directory.
+fn nested_plugins(sub: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(sub);
+    std::fs::create_dir_all(&dir).unwrap();
+    for d in dir.ancestors().take_while(|d| d.starts_with(tmp.path())) {
+        chmod(d, 0o755);
+    }
+    for p in BASE {
+        std::fs::copy(
+            eidos_e2e::built_library(&format!("eidos_{p}")),
+            dir.join(format!("libeidos_{p}.so")),
+        )
+        .unwrap();
+    }
+    (tmp, dir)
+}
+
+#[test]
+fn a_symlink_into_a_world_writable_directory_is_refused() {
+    let (tmp, open) = nested_plugins("open");
+    chmod(&open, 0o777);
+    let safe = tmp.path().join("safe");
+    std::fs::create_dir(&safe).unwrap();
+    chmod(&safe, 0o755);
+    let file = "libeidos_collector_os.so";
+    std::os::unix::fs::symlink(open.join(file), safe.join(file)).unwrap();
+    let list = statuses(&safe, &[]);
+    let why = reason(&list, file);
+    assert!(
+        why.contains(&format!(
+            "{} is writable by group and others (mode 0777)",
+            open.display()
+        )),
+        "{why}"
+    );
+    // Through a directory nobody else can write, to a file in one nobody else can write: loaded.
+    chmod(&open, 0o755);
+    assert_eq!(statuses(&safe, &[])[0].1, "loaded");
+}
+
+#[test]
+fn a_world_writable_grandparent_is_refused_and_a_sticky_root_owned_one_is_accepted() {
+    let (tmp, dir) = nested_plugins("g/p");
+    let grandparent = tmp.path().join("g");
+    chmod(&grandparent, 0o777);
+    let list = statuses(&dir, &[]);
+    assert_eq!(list.len(), BASE.len());
+    for (file, _) in &list {
+        let why = reason(&list, file);
+        assert!(
+            why.contains(&format!(
+                "{} is writable by group and others (mode 0777)",
+                grandparent.display()
+            )),
+            "{why}"
+        );
+    }
+    if !is_root() {
+        eprintln!("NOT RUN: the sticky case needs a root-owned directory");
+        return;
+    }
+    // Like /tmp: root-owned and sticky, so nobody else can rename the plugin directory away.
+    chmod(&grandparent, 0o1777);
+    let list = statuses(&dir, &[]);
+    assert!(list.iter().all(|(_, s)| s == "loaded"), "{list:?}");
+    // The plugin's own directory may never be world-writable, sticky or not.
+    chmod(&dir, 0o1777);
+    let list = statuses(&dir, &[]);
+    assert!(
+        reason(&list, "libeidos_collector_os.so")
+            .contains("is writable by group and others (mode 1777)"),
+        "{list:?}"
+    );
+}
+
+/// Whether the tests run as root: `/proc/self` is owned by the process's effective user.
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_lock_lists_the_hash_of_the_bytes_that_were_loaded() {
+    let dir = PluginDir::with(BASE);
+    let out = run(eidos(&[dir.path()]).args(["plugins", "list", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let (_tmp, lock) = lock_for(&dir);
+    let text = std::fs::read_to_string(&lock).unwrap();
+    for entry in out.json().as_array().unwrap() {
+        let path = entry["path"].as_str().unwrap();
+        let listed = entry["sha256"].as_str().unwrap();
+        assert_eq!(listed, toml_like::sha256_hex(&std::fs::read(path).unwrap()));
+        assert!(text.contains(listed), "{path} not locked with {listed}");
+    }
+}
+
+#[test]
+fn a_lock_listing_a_file_twice_or_too_large_is_a_usage_error_naming_it() {
+    let dir = PluginDir::with(BASE);
+    let (_tmp, lock) = lock_for(&dir);
+    let text = std::fs::read_to_string(&lock).unwrap();
+    let first = text.find("[[plugin]]").unwrap();
+    let second = text[first + 1..].find("[[plugin]]").unwrap() + first + 1;
+    let doubled = format!("{text}\n{}", &text[first..second]);
+    std::fs::write(&lock, &doubled).unwrap();
+    let line = doubled
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("file = \"libeidos_collector_os.so\""))
+        .nth(1)
+        .expect("the duplicate")
+        .0
+        + 1;
+    let out = run(eidos(&[dir.path()])
+        .arg("--plugin-lock")
+        .arg(&lock)
+        .args(["plugins", "list"]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "plugin lock {} is invalid: file \"libeidos_collector_os.so\" is listed twice (line {line})",
+            lock.display()
+        )),
+        "{}",
+        out.stderr
+    );
+
+    let mut big = text.clone();
+    big.push_str(&"#".repeat(1024 * 1024));
+    std::fs::write(&lock, big).unwrap();
+    let out = run(eidos(&[dir.path()])
+        .arg("--plugin-lock")
+        .arg(&lock)
+        .args(["plugins", "list"]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "plugin lock {} is larger than the limit of 1048576 bytes (1 MiB)",
+            lock.display()
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Just enough TOML and SHA-256 for these assertions, kept independent of the code under test.
 mod toml_like {
     pub struct Lock {

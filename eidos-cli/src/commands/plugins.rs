@@ -3,7 +3,7 @@
 use super::Context;
 use crate::cli::{ListFormat, PluginsListArgs, PluginsLockArgs};
 use crate::error::{CliError, CliResult};
-use crate::host::lock::{read_file, sha256_hex, Lock, LockedPlugin, LOCK_VERSION};
+use crate::host::lock::{Lock, LockedPlugin, LOCK_VERSION};
 use crate::host::output;
 use crate::host::registry::{PluginEntry, PluginStatus};
 use comfy_table::{presets, ContentArrangement, Table};
@@ -35,9 +35,6 @@ pub fn lock(ctx: &Context, args: &PluginsLockArgs) -> CliResult {
                 continue;
             }
         }
-        let bytes = read_file(&entry.path).map_err(|e| {
-            CliError::runtime(anyhow::anyhow!("reading {}: {e}", entry.path.display()))
-        })?;
         plugins.push(LockedPlugin {
             name: entry.name.clone(),
             kind: entry.kind.to_string(),
@@ -48,7 +45,8 @@ pub fn lock(ctx: &Context, args: &PluginsLockArgs) -> CliResult {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            sha256: sha256_hex(&bytes),
+            // The hash of the bytes that were checked and loaded, not of a second read.
+            sha256: entry.sha256.clone().unwrap_or_default(),
         });
     }
     if plugins.is_empty() {

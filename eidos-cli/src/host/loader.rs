@@ -1,23 +1,45 @@
-//! Loading one plugin library safely.
+//! Loading one plugin library safely, by one path for every plugin.
 //!
-//! abi_stable's `RootModule::load_from_file` caches the first library per root-module type, which
-//! would make every plugin the same plugin; instead each file is opened with
-//! `lib_header_from_path` and its header initialised with `init_root_module`. That checks the plugin
-//! API version (same major) and the root module's layout before any plugin code is called. A file
-//! that fails any check is refused with a reason naming the file; it never stops other plugins from
-//! loading. Libraries are never unloaded (a timed-out collector may still be running in one).
+//! 1. The file is opened once and the descriptor checked (`security.rs`): a regular file that only
+//!    root or the current user can change, in directories, up to `/`, that nobody else can change.
+//! 2. With a lock in force, the file name must be listed.
+//! 3. The bytes are read from that descriptor, once, at most [`MAX_PLUGIN_BYTES`], and hashed; with a
+//!    lock, the hash must match.
+//! 4. The bytes must be a well-formed shared library for this machine (`elf.rs`): nothing the
+//!    dynamic loader maps lies outside the file.
+//! 5. They are copied into a sealed memfd (`sealed.rs`); everything after this sees those bytes and
+//!    no others, so swapping the file after the open changes nothing that is loaded.
+//! 6. A library not vouched for by a lock is loaded first in a probe process (`probe.rs`); if that
+//!    crashes, the library is refused and the host lives on.
+//! 7. The memfd is loaded: `lib_header_from_path` and `init_root_module` check the plugin API
+//!    version (same major) and the root module's layout before any plugin code is called
+//!    (abi_stable's `RootModule::load_from_file` would cache one library per root-module type and
+//!    make every plugin the same plugin); then the manifest is checked against the file name, and
+//!    against the lock.
+//!
+//! A file that fails any step is refused with a reason naming the file; it never stops other
+//! plugins from loading. Libraries are never unloaded (a timed-out collector may still be running
+//! in one).
 
 use super::discovery::{normalize_name, Candidate};
-use super::lock::{read_file, sha256_hex, Lock, SealedCopy};
-use super::security::{check_plugin_file, Insecure};
+use super::elf::{self, ElfError};
+use super::files::{read_capped, ReadError};
+use super::lock::{sha256_hex, Lock, LockedPlugin};
+use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
+use super::sealed::SealedCopy;
+use super::security::{open_plugin, Insecure};
 use eidos_plugin_api::abi::PluginModuleRef;
 use eidos_plugin_api::abi_stable::library::{lib_header_from_path, LibraryError};
 use eidos_plugin_api::abi_stable::std_types::RStr;
 use eidos_plugin_api::wire::{CollectRequest, CollectResponse, SerializeRequest};
 use eidos_plugin_api::{Manifest, PLUGIN_API_VERSION};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+
+/// The largest plugin file eidos reads (256 MiB; unstripped debug builds are tens of MiB).
+pub const MAX_PLUGIN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What the host requires of a plugin file before loading it.
 #[derive(Debug, Clone, Default)]
@@ -104,6 +126,22 @@ pub enum LoadError {
         /// The plugin's value.
         found: String,
     },
+    /// The file is not a well-formed shared library for this machine.
+    #[error("{path} is not a loadable shared library: {reason}")]
+    Malformed {
+        /// The plugin file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: ElfError,
+    },
+    /// Loading the library in a probe process failed.
+    #[error("refusing {path}: {reason}")]
+    Probe {
+        /// The plugin file.
+        path: PathBuf,
+        /// What happened to the probe.
+        reason: ProbeError,
+    },
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
@@ -129,6 +167,8 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     /// What it says about itself.
     pub manifest: Manifest,
+    /// The lower-case hex SHA-256 of the bytes that were loaded.
+    pub sha256: String,
     module: PluginModuleRef,
 }
 
@@ -137,53 +177,109 @@ impl std::fmt::Debug for LoadedPlugin {
         f.debug_struct("LoadedPlugin")
             .field("path", &self.path)
             .field("manifest", &self.manifest)
+            .field("sha256", &self.sha256)
             .finish()
     }
 }
 
-/// Loads and checks the plugin in `candidate` under `policy`: ownership and permissions first
-/// (unless allowed), then, with a lock in force, the file name and hash, loading the very bytes that
-/// were hashed; then the API version, layout and manifest.
+/// Loads and checks the plugin in `candidate` under `policy` (the steps in the module doc).
 pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, LoadError> {
     let path = &candidate.path;
-    if !policy.allow_insecure {
-        check_plugin_file(path).map_err(|reason| LoadError::Insecure {
+    let opened =
+        open_plugin(path, !policy.allow_insecure).map_err(|reason| LoadError::Insecure {
             path: path.clone(),
             reason,
         })?;
-    }
-    let expected = Some((candidate.kind, candidate.name.as_str()));
-    let Some(lock) = &policy.lock else {
-        return load_path(path, expected);
+    tracing::debug!(path = %path.display(), real_path = %opened.real_path.display(), "plugin file opened");
+    let entry = match &policy.lock {
+        Some(lock) => Some(locked_entry(lock, path)?),
+        None => None,
     };
+    let staged = stage(path, &opened.file, &candidate.name, entry)?;
+    drop(opened);
+    if entry.is_none() {
+        if let Some(exe) = probe_executable() {
+            probe(&exe, &staged.copy, PROBE_TIMEOUT).map_err(|reason| LoadError::Probe {
+                path: path.clone(),
+                reason,
+            })?;
+        }
+    }
+    let sealed = staged.copy.keep_open_for_process();
+    let expected = Some((candidate.kind, candidate.name.as_str()));
+    let mut plugin = load_path(&sealed, path, expected)?;
+    plugin.sha256 = staged.sha256;
+    if let Some(entry) = entry {
+        check_against_lock(&plugin, entry)?;
+    }
+    Ok(plugin)
+}
+
+/// The executable a probe runs: this one, as the kernel knows it (so replacing the file on disk
+/// changes nothing). Unit tests run inside the test harness, which has no probe mode.
+fn probe_executable() -> Option<PathBuf> {
+    (!cfg!(test)).then(|| PathBuf::from("/proc/self/exe"))
+}
+
+/// The lock's entry for the plugin file at `path`.
+fn locked_entry<'a>(lock: &'a Lock, path: &Path) -> Result<&'a LockedPlugin, LoadError> {
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let entry = lock.entry(file_name).ok_or_else(|| LoadError::NotInLock {
-        path: path.clone(),
+    lock.entry(file_name).ok_or_else(|| LoadError::NotInLock {
+        path: path.to_owned(),
         lock: lock.source.clone(),
+    })
+}
+
+/// A library's bytes, checked and sealed, not yet loaded.
+#[derive(Debug)]
+struct Staged {
+    /// The SHA-256 of the bytes.
+    sha256: String,
+    /// The sealed copy of the bytes.
+    copy: SealedCopy,
+}
+
+/// Reads the open file once, checks the bytes (size, lock hash, ELF structure) and seals them.
+fn stage(
+    path: &Path,
+    file: &File,
+    name: &str,
+    entry: Option<&LockedPlugin>,
+) -> Result<Staged, LoadError> {
+    let read_error = |reason: String| LoadError::Read {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = read_capped(file, MAX_PLUGIN_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { limit } => read_error(format!(
+            "it is larger than the limit of {limit} bytes (256 MiB)"
+        )),
+        ReadError::Io(e) => read_error(e.to_string()),
     })?;
-    let bytes = read_file(path).map_err(|e| LoadError::Read {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let found = sha256_hex(&bytes);
-    if !found.eq_ignore_ascii_case(&entry.sha256) {
-        return Err(LoadError::HashMismatch {
-            path: path.clone(),
-            expected: entry.sha256.clone(),
-            found,
-        });
+    let sha256 = sha256_hex(&bytes);
+    if let Some(entry) = entry {
+        if !sha256.eq_ignore_ascii_case(&entry.sha256) {
+            return Err(LoadError::HashMismatch {
+                path: path.to_owned(),
+                expected: entry.sha256.clone(),
+                found: sha256,
+            });
+        }
     }
-    let sealed = SealedCopy::new(&candidate.name, &bytes)
-        .map_err(|e| LoadError::Read {
-            path: path.clone(),
-            reason: format!("making a sealed copy: {e}"),
-        })?
-        .keep_open_for_process();
-    let mut plugin = load_path(&sealed, expected).map_err(|e| rename(e, &sealed, path))?;
-    plugin.path = path.clone();
+    elf::check(&bytes).map_err(|reason| LoadError::Malformed {
+        path: path.to_owned(),
+        reason,
+    })?;
+    let copy = SealedCopy::new(name, &bytes)
+        .map_err(|e| read_error(format!("making a sealed copy: {e}")))?;
+    Ok(Staged { sha256, copy })
+}
+
+/// A lock pins name, kind, version and API version as well as the bytes.
+fn check_against_lock(plugin: &LoadedPlugin, entry: &LockedPlugin) -> Result<(), LoadError> {
     let m = &plugin.manifest;
     let kind = m.kind.to_string();
     for (field, locked, found) in [
@@ -194,51 +290,29 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     ] {
         if locked != found {
             return Err(LoadError::LockMismatch {
-                path: path.clone(),
+                path: plugin.path.clone(),
                 field,
                 locked: locked.clone(),
                 found: found.clone(),
             });
         }
     }
-    Ok(plugin)
+    Ok(())
 }
 
-/// Replaces the sealed copy's `/proc/self/fd` path with the plugin file's path in an error.
-fn rename(error: LoadError, from: &Path, to: &Path) -> LoadError {
-    match error {
-        LoadError::IncompatibleApi {
-            expected, found, ..
-        } => LoadError::IncompatibleApi {
-            path: to.to_owned(),
-            expected,
-            found,
-        },
-        LoadError::NotAPlugin { .. } => LoadError::NotAPlugin {
-            path: to.to_owned(),
-        },
-        other => {
-            let text = other
-                .to_string()
-                .replace(&from.display().to_string(), &to.display().to_string());
-            LoadError::Abi {
-                path: to.to_owned(),
-                reason: text,
-            }
-        }
-    }
-}
-
-/// Loads and checks the plugin library at `path`; when `expected` is given, the manifest's kind and
-/// name must match it.
+/// Loads and checks the plugin library at `path` (in practice a sealed copy's `/proc/self/fd/N`),
+/// naming it `shown` in errors and in the result; when `expected` is given, the manifest's kind and
+/// name must match it. The caller fills in `sha256`.
 pub fn load_path(
     path: &Path,
+    shown: &Path,
     expected: Option<(eidos_plugin_api::PluginKind, &str)>,
 ) -> Result<LoadedPlugin, LoadError> {
-    let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
+    let header = lib_header_from_path(path).map_err(|e| classify(path, shown, e))?;
     let module = header
         .init_root_module::<PluginModuleRef>()
-        .map_err(|e| classify(path, e))?;
+        .map_err(|e| classify(path, shown, e))?;
+    let path = shown;
     let manifest_json = (module.manifest())();
     let manifest: Manifest =
         serde_json::from_str(manifest_json.as_str()).map_err(|e| LoadError::Manifest {
@@ -259,16 +333,21 @@ pub fn load_path(
     Ok(LoadedPlugin {
         path: path.to_owned(),
         manifest,
+        sha256: String::new(),
         module,
     })
 }
 
-fn classify(path: &Path, error: LibraryError) -> LoadError {
-    let path = path.to_owned();
+/// Turns abi_stable's error about the library at `loaded` into a refusal naming `shown`.
+fn classify(loaded: &Path, shown: &Path, error: LibraryError) -> LoadError {
+    let path = shown.to_owned();
     match error {
         LibraryError::OpenError { err, .. } => LoadError::Open {
             path,
-            reason: err.to_string(),
+            reason: printable(
+                &err.to_string()
+                    .replace(&loaded.display().to_string(), &shown.display().to_string()),
+            ),
         },
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin { path },
         LibraryError::IncompatibleVersionNumber {
@@ -287,9 +366,19 @@ fn classify(path: &Path, error: LibraryError) -> LoadError {
         },
         other => LoadError::Abi {
             path,
-            reason: summarize_abi_error(&other.to_string()),
+            reason: summarize_abi_error(
+                &other
+                    .to_string()
+                    .replace(&loaded.display().to_string(), &shown.display().to_string()),
+            ),
         },
     }
+}
+
+/// The dynamic loader's message with control characters dropped: it quotes names from the file,
+/// and a corrupt or hostile file must not reach the terminal with escape sequences.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// abi_stable explains a layout mismatch with a dump of both type layouts (over a hundred lines);
@@ -334,7 +423,68 @@ impl LoadedPlugin {
 
 #[cfg(test)]
 mod tests {
-    use super::summarize_abi_error;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The check-then-load race: the file is opened and checked, then an attacker swaps another
+    /// file in under its name (here deterministically, between the steps). What is hashed, checked
+    /// and sealed for the dynamic loader must be the file that was opened and checked.
+    #[test]
+    fn the_bytes_loaded_are_the_bytes_opened_even_if_the_file_is_swapped_after_the_check() {
+        // This test executable is a real position-independent ELF file that passes the checks.
+        let checked = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        if elf::check(&checked).is_err() {
+            eprintln!("NOT RUN: this test executable is not position-independent");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = tmp.path().join("libeidos_collector_x.so");
+        std::fs::write(&path, &checked).unwrap();
+        let opened = open_plugin(&path, true).unwrap();
+
+        let mut swapped = checked.clone();
+        let last = swapped.len() - 1;
+        swapped[last] ^= 0xff;
+        let attacker = tmp.path().join("swap");
+        std::fs::write(&attacker, &swapped).unwrap();
+        std::fs::rename(&attacker, &path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), swapped, "the swap happened");
+
+        let staged = stage(&path, &opened.file, "x", None).unwrap();
+        assert_eq!(staged.sha256, sha256_hex(&checked));
+        assert_eq!(std::fs::read(staged.copy.path()).unwrap(), checked);
+
+        // Under a lock that pins the opened file, the swap is equally invisible.
+        let entry = LockedPlugin {
+            name: "x".into(),
+            kind: "collector".into(),
+            version: "0".into(),
+            api_version: "0".into(),
+            file: "libeidos_collector_x.so".into(),
+            sha256: sha256_hex(&checked),
+        };
+        let opened = open_plugin(&path, true).unwrap();
+        let err = stage(&path, &opened.file, "x", Some(&entry)).unwrap_err();
+        assert!(
+            matches!(err, LoadError::HashMismatch { .. }),
+            "the swapped-in file, opened afresh, does not match: {err}"
+        );
+    }
+
+    #[test]
+    fn truncated_and_junk_files_are_refused_before_loading() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        for (name, bytes) in [("junk", &b"not an ELF file"[..]), ("cut", &exe[..100_000])] {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let file = File::open(&path).unwrap();
+            let err = stage(&path, &file, name, None).unwrap_err();
+            assert!(matches!(err, LoadError::Malformed { .. }), "{err}");
+            assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
+        }
+    }
 
     #[test]
     fn abi_errors_are_cut_to_their_verdict_on_one_line() {

@@ -2,15 +2,17 @@
 //!
 //! A lock lists each approved plugin's name, kind, version, API version, file name and SHA-256. With
 //! a lock in force, a plugin file is loaded only if the lock lists its file name and the hash of its
-//! bytes matches; and the bytes that were hashed are the bytes that are loaded: the file is read
-//! once into memory, hashed, copied into a sealed memfd (no one can change it afterwards, not even
-//! us), and the dynamic loader opens that memfd. A writer who swaps the file after the check changes
-//! nothing that is loaded.
+//! bytes matches. The loader hashes the very bytes it loads (see `loader.rs`: every plugin is read
+//! once and loaded from a sealed in-memory copy), so a writer who swaps the file after the check
+//! changes nothing that is loaded.
+//!
+//! A lock file is read only if it is a regular file of at most [`MAX_LOCK_BYTES`], and a file name
+//! listed twice is an error naming the file and its line.
 
+use super::files::{read_regular_file, ReadError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The lock file format version this eidos writes and reads.
@@ -59,6 +61,14 @@ pub enum LockFileError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Larger than [`MAX_LOCK_BYTES`].
+    #[error("plugin lock {path} is larger than the limit of {limit} bytes (1 MiB); a lock lists plugin files and hashes and is far smaller")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Not a valid lock.
     #[error("plugin lock {path} is invalid: {reason}")]
     Invalid {
@@ -69,18 +79,37 @@ pub enum LockFileError {
     },
 }
 
+/// The largest lock file eidos reads (1 MiB: a lock entry is about 250 bytes, so this is room for
+/// thousands of plugins). A larger file is refused before it is parsed.
+pub const MAX_LOCK_BYTES: u64 = 1024 * 1024;
+
 impl Lock {
-    /// Reads and validates a lock file.
+    /// Reads and validates a lock file: a regular file of at most [`MAX_LOCK_BYTES`].
     pub fn read(path: &Path) -> Result<Lock, LockFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LockFileError::Read {
-            path: path.to_owned(),
-            source,
+        let bytes = read_regular_file(path, MAX_LOCK_BYTES).map_err(|e| match e {
+            ReadError::TooLarge { limit } => LockFileError::TooLarge {
+                path: path.to_owned(),
+                limit,
+            },
+            ReadError::Io(source) => LockFileError::Read {
+                path: path.to_owned(),
+                source,
+            },
         })?;
+        let text = String::from_utf8(bytes).map_err(|e| LockFileError::Invalid {
+            path: path.to_owned(),
+            reason: format!("not UTF-8 text ({e})"),
+        })?;
+        Lock::parse(&text, path)
+    }
+
+    /// Parses and validates the text of a lock file; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Lock, LockFileError> {
         let invalid = |reason: String| LockFileError::Invalid {
             path: path.to_owned(),
             reason,
         };
-        let mut lock: Lock = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut lock: Lock = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         lock.source = path.display().to_string();
         if lock.version != LOCK_VERSION {
             return Err(invalid(format!(
@@ -88,11 +117,21 @@ impl Lock {
                 lock.version
             )));
         }
-        for p in &lock.plugins {
+        let mut seen = HashSet::new();
+        for (index, p) in lock.plugins.iter().enumerate() {
             if p.sha256.len() != 64 || !p.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(invalid(format!(
                     "plugin {}: sha256 must be 64 hex digits",
                     p.name
+                )));
+            }
+            if !seen.insert(p.file.as_str()) {
+                let line = file_line(text, index)
+                    .map(|n| format!(" (line {n})"))
+                    .unwrap_or_default();
+                return Err(invalid(format!(
+                    "file {:?} is listed twice{line}; each plugin file may appear once",
+                    p.file
                 )));
             }
         }
@@ -111,68 +150,26 @@ impl Lock {
     }
 }
 
+/// The line (1-based) of the `file` key of the `index`th plugin entry in a lock's text. Only used
+/// to word an error, so the text is parsed a second time, keeping the spans this time.
+fn file_line(text: &str, index: usize) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Spans {
+        #[serde(default)]
+        plugin: Vec<FileSpan>,
+    }
+    #[derive(Deserialize)]
+    struct FileSpan {
+        file: toml::Spanned<String>,
+    }
+    let spans: Spans = toml::from_str(text).ok()?;
+    let start = spans.plugin.get(index)?.file.span().start;
+    Some(text.get(..start)?.matches('\n').count() + 1)
+}
+
 /// The lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Reads a whole file.
-pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// A sealed in-memory copy of a library, loadable through its `/proc/self/fd` path.
-#[derive(Debug)]
-pub struct SealedCopy {
-    fd: OwnedFd,
-}
-
-impl SealedCopy {
-    /// Copies `bytes` into a new memfd and seals it against any change.
-    pub fn new(name: &str, bytes: &[u8]) -> std::io::Result<SealedCopy> {
-        let cname = std::ffi::CString::new(format!("eidos-plugin-{name}"))
-            .map_err(std::io::Error::other)?;
-        // SAFETY: memfd_create takes a valid NUL-terminated name and flags; it returns a new fd or -1.
-        let raw = unsafe {
-            libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let mut file = std::fs::File::from(fd);
-        file.write_all(bytes)?;
-        let seals =
-            libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-        // SAFETY: fcntl on an fd we own, with a valid command and argument.
-        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(SealedCopy {
-            fd: OwnedFd::from(file),
-        })
-    }
-
-    /// The path the dynamic loader opens.
-    pub fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
-    }
-
-    /// Keeps the memfd open until the process exits and returns its path. Libraries are never
-    /// unloaded, and the dynamic loader recognises loaded libraries by path: if this memfd were
-    /// closed, the next one could get the same `/proc/self/fd/N` and the loader would hand back the
-    /// library already loaded from this one.
-    pub fn keep_open_for_process(self) -> PathBuf {
-        let path = self.path();
-        std::mem::forget(self.fd);
-        path
-    }
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]
@@ -185,18 +182,6 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn a_sealed_copy_has_the_bytes_and_cannot_be_changed() {
-        let copy = SealedCopy::new("t", b"library bytes").unwrap();
-        assert_eq!(std::fs::read(copy.path()).unwrap(), b"library bytes");
-        let err = std::fs::OpenOptions::new()
-            .write(true)
-            .open(copy.path())
-            .and_then(|mut f| f.write_all(b"x"));
-        assert!(err.is_err(), "writing a sealed memfd must fail");
-        assert_eq!(std::fs::read(copy.path()).unwrap(), b"library bytes");
     }
 
     #[test]
@@ -239,5 +224,160 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("version 2 is not supported"));
+    }
+
+    fn two_entries(second_file: &str) -> String {
+        let entry = |name: &str, file: &str| {
+            format!(
+                "[[plugin]]\nname = \"{name}\"\nkind = \"collector\"\nversion = \"0.1.0\"\n\
+                 api-version = \"1.1.0\"\nfile = \"{file}\"\nsha256 = \"{}\"\n",
+                sha256_hex(name.as_bytes())
+            )
+        };
+        format!(
+            "version = 1\n\n{}\n{}",
+            entry("os", "libeidos_collector_os.so"),
+            entry("other", second_file)
+        )
+    }
+
+    #[test]
+    fn a_file_listed_twice_is_an_error_naming_it_and_its_line() {
+        let path = Path::new("/etc/eidos/plugins.lock");
+        assert!(Lock::parse(&two_entries("libeidos_collector_gpu.so"), path).is_ok());
+        let text = two_entries("libeidos_collector_os.so");
+        let err = Lock::parse(&text, path).unwrap_err().to_string();
+        let line = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("file = "))
+            .nth(1)
+            .unwrap()
+            .0
+            + 1;
+        assert_eq!(
+            err,
+            format!(
+                "plugin lock /etc/eidos/plugins.lock is invalid: file \"libeidos_collector_os.so\" \
+                 is listed twice (line {line}); each plugin file may appear once"
+            )
+        );
+    }
+
+    #[test]
+    fn a_lock_file_above_the_cap_or_not_a_regular_file_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.lock");
+        let text = two_entries("libeidos_collector_gpu.so");
+        let padding = "#".repeat(MAX_LOCK_BYTES as usize + 1 - text.len());
+        std::fs::write(&big, format!("{text}{padding}")).unwrap();
+        let err = Lock::read(&big).unwrap_err();
+        assert!(matches!(
+            err,
+            LockFileError::TooLarge {
+                limit: MAX_LOCK_BYTES,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "plugin lock {} is larger than the limit of 1048576 bytes (1 MiB); a lock lists \
+                 plugin files and hashes and is far smaller",
+                big.display()
+            )
+        );
+        // Exactly at the cap is fine.
+        std::fs::write(&big, format!("{text}{}", &padding[1..])).unwrap();
+        assert!(Lock::read(&big).is_ok());
+
+        let fifo = dir.path().join("fifo.lock");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let err = Lock::read(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    mod fuzz {
+        //! The lock-file parser under random input: it never panics, whatever the text, and a
+        //! lock it accepts satisfies every rule `parse` promises.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn check_accepted(text: &str) {
+            if let Ok(lock) = Lock::parse(text, Path::new("fuzz.lock")) {
+                assert_eq!(lock.version, LOCK_VERSION);
+                let mut files: Vec<_> = lock.plugins.iter().map(|p| &p.file).collect();
+                files.sort();
+                let n = files.len();
+                files.dedup();
+                assert_eq!(files.len(), n, "a duplicate file was accepted");
+                assert!(lock.plugins.iter().all(|p| p.sha256.len() == 64));
+            }
+        }
+
+        proptest! {
+            // Bounded: 2,000 + 3,000 + 500 cases, a few seconds in a debug build.
+            #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Arbitrary text.
+            #[test]
+            fn arbitrary_text(text in "\\PC{0,400}") {
+                check_accepted(&text);
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// A valid lock with bytes replaced, inserted or cut: the inputs that reach deepest.
+            #[test]
+            fn mutated_locks(
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "[ -~\\n]{0,4}"), 1..6),
+                second in prop_oneof![Just("libeidos_collector_os.so"), Just("libeidos_collector_gpu.so")],
+            ) {
+                let mut text = two_entries(second).into_bytes();
+                for (at, op, with) in edits {
+                    let i = at.index(text.len() + 1).min(text.len());
+                    match op {
+                        0 => { text.splice(i..(i + with.len()).min(text.len()), with.bytes()); }
+                        1 => { text.splice(i..i, with.bytes()); }
+                        _ => { text.truncate(i); }
+                    }
+                }
+                check_accepted(&String::from_utf8_lossy(&text));
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Whatever names and hashes a lock holds, writing and reading it gives it back.
+            #[test]
+            fn round_trip(names in proptest::collection::vec("[a-z][a-z0-9_]{0,12}", 0..8), seed in any::<u64>()) {
+                let mut plugins = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    plugins.push(LockedPlugin {
+                        name: name.clone(),
+                        kind: "collector".into(),
+                        version: format!("0.{i}.0"),
+                        api_version: "1.1.0".into(),
+                        file: format!("libeidos_collector_{name}_{i}.so"),
+                        sha256: sha256_hex(&seed.wrapping_add(i as u64).to_le_bytes()),
+                    });
+                }
+                let lock = Lock { version: LOCK_VERSION, plugins, source: "rt.lock".into() };
+                let read = Lock::parse(&lock.to_toml(), Path::new("rt.lock")).unwrap();
+                prop_assert_eq!(read, lock);
+            }
+        }
     }
 }

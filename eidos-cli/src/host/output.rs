@@ -149,10 +149,10 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // it is cleared before writing so that a slow reader is waited for, as with any pipe.
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
         .open(path)
         .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENXIO) {
+            if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
                 std::io::Error::new(
                     e.kind(),
                     "nothing is reading from it (a FIFO without a reader)",
@@ -171,18 +171,9 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Clears `O_NONBLOCK` on an open file.
 fn clear_nonblocking(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor this function's caller owns and keeps open; F_GETFL and
-    // F_SETFL read and write only the descriptor's status flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    let flags = fcntl_getfl(file)?;
+    fcntl_setfl(file, flags - OFlags::NONBLOCK)?;
     Ok(())
 }
 
@@ -266,10 +257,8 @@ mod tests {
     }
 
     fn mkfifo(path: &Path) {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{mknodat, FileType, Mode, CWD};
+        mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct PluginEntry {
     pub description: Option<String>,
     /// The library file.
     pub path: PathBuf,
+    /// The SHA-256 of the bytes that were loaded, when loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Loaded, shadowed or refused.
     pub status: PluginStatus,
 }
@@ -175,6 +178,7 @@ impl Registry {
                     formats: Vec::new(),
                     description: None,
                     path: c.path.clone(),
+                    sha256: None,
                     status: PluginStatus::Loaded,
                 };
                 if let Some(by) = &c.shadowed_by {
@@ -190,6 +194,7 @@ impl Registry {
                         api_version: Some(p.manifest.api_version.clone()),
                         formats: p.manifest.formats.clone(),
                         description: Some(p.manifest.description.clone()),
+                        sha256: Some(p.sha256.clone()),
                         ..base
                     },
                     Err(e) => PluginEntry {

@@ -154,8 +154,7 @@ impl UserSystemd {
     /// Installs `units` in the manager's own unit directory, starts the manager, and starts each
     /// unit that asks for it, waiting until it reaches the state it expects.
     pub fn start(units: &[TestUnit]) -> Result<Self, HarnessError> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             return Err(HarnessError::NotRoot);
         }
         let systemd = find_systemd()?;

@@ -2,7 +2,6 @@
 
 use crate::HarnessError;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::sync::{Mutex, MutexGuard};
 
 static IN_THIS_PROCESS: Mutex<()> = Mutex::new(());
@@ -31,13 +30,11 @@ impl HarnessLock {
                 doing: format!("opening {}", path.display()),
                 source,
             })?;
-        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is free.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(HarnessError::Io {
-                doing: format!("locking {}", path.display()),
-                source: std::io::Error::last_os_error(),
-            });
-        }
+        // An exclusive advisory lock (flock); blocks until it is free.
+        file.lock().map_err(|source| HarnessError::Io {
+            doing: format!("locking {}", path.display()),
+            source,
+        })?;
         Ok(HarnessLock {
             _file: file,
             _guard: guard,
