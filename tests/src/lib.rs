@@ -175,7 +175,7 @@ const INHERITED_SETTINGS: &[&str] = &[
     "COLUMNS",
 ];
 
-/// Whether the test process's variable `name` is one [`hermetic`] keeps from the child.
+/// Whether `name` is a variable [`hermetic`] keeps away from the child.
 pub fn is_setting(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
     name.starts_with("EIDOS_") || name.starts_with("XDG_") || INHERITED_SETTINGS.contains(&&*name)
