@@ -130,20 +130,104 @@ impl Run {
     }
 }
 
-/// `eidos` with only the given plugin directories (default directories off), and a clean
-/// environment for the variables eidos reads.
-pub fn eidos(plugin_dirs: &[&Path]) -> Command {
-    let mut cmd = Command::new(eidos_bin());
-    cmd.env_remove("EIDOS_PLUGIN_PATH")
-        .env_remove("EIDOS_HOST_ROOT")
-        .env_remove("EIDOS_CONFIG")
-        .env_remove("EIDOS_PLUGIN_LOCK")
-        .env_remove("RUST_LOG")
-        .env("EIDOS_NO_DEFAULT_PLUGIN_DIRS", "true");
+/// A command whose environment cannot be changed by the developer's: it has its own empty `HOME`
+/// (a temporary directory, removed when the command is dropped) and none of the variables eidos,
+/// its plugins or its libraries read from the environment. Use it like a [`Command`] (it
+/// dereferences to one); variables a test sets afterwards are kept.
+#[derive(Debug)]
+pub struct Hermetic {
+    cmd: Command,
+    home: tempfile::TempDir,
+}
+
+impl Hermetic {
+    /// The command's private `HOME`.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+impl std::ops::Deref for Hermetic {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.cmd
+    }
+}
+
+impl std::ops::DerefMut for Hermetic {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+}
+
+/// Variables read by eidos or the libraries it uses that do not start with `EIDOS_` or `XDG_`
+/// (those are all removed).
+const INHERITED_SETTINGS: &[&str] = &[
+    "KUBECONFIG",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "PORT",
+    "NODE_NAME",
+    "RUST_LOG",
+    "DBUS_SYSTEM_BUS_ADDRESS",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "NO_COLOR",
+    "COLUMNS",
+];
+
+/// Whether `name` is a variable [`hermetic`] keeps away from the child.
+pub fn is_setting(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with("EIDOS_") || name.starts_with("XDG_") || INHERITED_SETTINGS.contains(&&*name)
+}
+
+/// `program` run in a hermetic environment: see [`Hermetic`].
+pub fn hermetic(program: impl AsRef<std::ffi::OsStr>) -> Hermetic {
+    let home = tempfile::Builder::new()
+        .prefix("eidos-e2e-home-")
+        .tempdir()
+        .expect("a temporary HOME");
+    let mut cmd = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if is_setting(&name) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HOME", home.path());
+    Hermetic { cmd, home }
+}
+
+/// `eidos` with only the given plugin directories (default directories off), in a hermetic
+/// environment ([`hermetic`]).
+pub fn eidos(plugin_dirs: &[&Path]) -> Hermetic {
+    let mut cmd = hermetic(eidos_bin());
+    cmd.env("EIDOS_NO_DEFAULT_PLUGIN_DIRS", "true");
     for dir in plugin_dirs {
         cmd.arg("--plugin-dir").arg(dir);
     }
     cmd
+}
+
+/// How long [`wait_for`] waits before it declares a condition never met. Only a guard against a
+/// test hanging for ever: a waiting test goes on as soon as its condition holds, so a slow machine
+/// makes it slower, never wrong.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` until it gives a value; panics naming `what` after [`PATIENCE`].
+pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `condition` until it holds; panics naming `what` after [`PATIENCE`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    wait_for(what, || condition().then_some(()))
 }
 
 /// Runs a command to completion and captures its output.

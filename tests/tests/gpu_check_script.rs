@@ -4,9 +4,8 @@
 //! comparison, its mismatch detection, its python-less reader and its no-GPU exit; whether eidos
 //! agrees with the real nvidia-smi is what the script checks on a GPU machine.
 
-use eidos_e2e::{build_dir, built_library, run, workspace_root, Run};
+use eidos_e2e::{build_dir, built_library, hermetic, run, workspace_root, Run};
 use std::path::Path;
-use std::process::Command;
 
 /// A stage folder as scripts/stage-gpu-check.sh makes it, with links to the built files.
 fn stage() -> tempfile::TempDir {
@@ -40,7 +39,8 @@ fn gpu_check(stage: &Path, env: &[(&str, &str)]) -> Run {
         fake_smi.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = Command::new("bash");
+    // The script runs eidos: it gets the hermetic environment eidos gets in every e2e test.
+    let mut cmd = hermetic("bash");
     cmd.arg(stage.join("gpu-check.sh"))
         .arg(stage)
         .env("PATH", path)
@@ -49,8 +49,7 @@ fn gpu_check(stage: &Path, env: &[(&str, &str)]) -> Run {
         .env("FAKE_NVML_GPU_COUNT", "2")
         .env_remove("GPU_CHECK_NO_PYTHON")
         .env_remove("FAKE_SMI_MISMATCH")
-        .env_remove("FAKE_SMI_NO_DRIVER")
-        .env_remove("EIDOS_PLUGIN_PATH");
+        .env_remove("FAKE_SMI_NO_DRIVER");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -5,21 +5,18 @@
 //! eidos; it speaks the protocol the collector uses (HTTP on loopback, a generated kubeconfig,
 //! `k8s-openapi` objects, real pagination, `Status` errors) and injects faults on demand.
 
-use eidos_e2e::{eidos, run, PluginDir};
+use eidos_e2e::{eidos, run, Hermetic, PluginDir};
 use eidos_k8s_fake::{reference_like_cluster, FakeApiServer, Fault};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 const PLUGINS: &[&str] = &["collector_k8s", "serializer_json", "serializer_yaml"];
 
 /// `eidos` with no kubeconfig reachable except what the test passes.
-fn eidos_isolated(dir: &PluginDir, home: &Path) -> Command {
+/// (`eidos` already clears `KUBECONFIG`, `KUBERNETES_SERVICE_HOST` and `NODE_NAME`.)
+fn eidos_isolated(dir: &PluginDir, home: &Path) -> Hermetic {
     let mut cmd = eidos(&[dir.path()]);
-    cmd.env("HOME", home)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("NODE_NAME");
+    cmd.env("HOME", home);
     cmd
 }
 

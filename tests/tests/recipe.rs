@@ -2,7 +2,7 @@
 //! recipe data built into it or a directory of recipe files, flags and the reference snapshot
 //! from an H100 EKS node.
 
-use eidos_e2e::{eidos, reference_snapshot, run, PluginDir, Run};
+use eidos_e2e::{eidos, reference_snapshot, run, Hermetic, PluginDir, Run};
 use serde_json::Value;
 use std::path::Path;
 
@@ -15,11 +15,9 @@ fn recipe(dir: &PluginDir, args: &[&str]) -> Run {
     run(recipe_command(dir).args(args))
 }
 
-fn recipe_command(dir: &PluginDir) -> std::process::Command {
+fn recipe_command(dir: &PluginDir) -> Hermetic {
     let mut cmd = eidos(&[dir.path()]);
-    cmd.env_remove("EIDOS_RECIPES")
-        .env_remove("EIDOS_FORMAT")
-        .arg("recipe");
+    cmd.arg("recipe");
     cmd
 }
 

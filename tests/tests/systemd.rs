@@ -3,7 +3,7 @@
 //! eidos finds the bus the way an operator's shell would: `--set systemd.bus=session` and the
 //! session bus address in its environment.
 
-use eidos_e2e::{eidos, run, PluginDir, Run};
+use eidos_e2e::{eidos, run, wait_until, PluginDir, Run};
 use eidos_systemd_harness::{node_units, UserSystemd, CONTAINERD, DOCKER, KUBELET};
 use serde_json::Value;
 
@@ -73,14 +73,9 @@ fn snapshot_reads_a_real_systemd_over_the_session_bus() {
     assert_eq!(kubelet["ActiveState"], "inactive");
 
     // What eidos loaded only to answer, systemd lets go of again.
-    let started = std::time::Instant::now();
-    while harness.is_loaded(KUBELET).unwrap() || harness.is_loaded(DOCKER).unwrap() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(3),
-            "kubelet/docker stayed loaded"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until("systemd unloads kubelet and docker", || {
+        !harness.is_loaded(KUBELET).unwrap() && !harness.is_loaded(DOCKER).unwrap()
+    });
 }
 
 #[test]

@@ -83,13 +83,12 @@ impl TestServer {
     }
 
     async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if self.state.is_ready() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("server not ready after 2 s");
+        wait_until("the server is ready", || async { self.state.is_ready() }).await;
+    }
+
+    /// Requests being handled now (the `eidos_http_requests_in_flight` gauge).
+    pub fn in_flight(&self) -> i64 {
+        self.state.metrics().in_flight.get()
     }
 
     /// Sends the shutdown signal.
@@ -106,6 +105,27 @@ impl TestServer {
             .await
             .expect("server task")
             .expect("clean shutdown")
+    }
+}
+
+/// How long [`wait_until`] waits before it declares a condition never met. Only a guard against a
+/// test hanging for ever: a waiting test goes on as soon as its condition holds, so a slow machine
+/// makes it slower, never wrong.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `condition` until it holds; panics naming `what` after [`PATIENCE`].
+pub async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

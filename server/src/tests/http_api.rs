@@ -1,6 +1,6 @@
 //! Every endpoint and error code, request ids, caching headers, metrics labels.
 
-use super::harness::{client, config, expect_error, metric_value, TestServer};
+use super::harness::{client, config, expect_error, metric_value, wait_until, TestServer};
 use serde_json::{json, Value};
 
 const RECIPE: &str = "/v1/recipe?os=ubuntu&gpu=h100&service=eks";
@@ -123,10 +123,24 @@ async fn get_recipe_answers_the_document_with_caching_headers() {
     );
     assert!(!body["measurements"].as_array().unwrap().is_empty());
 
-    // Built again later (another generatedAt), the tag is the same: it covers the content.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let again = client().get(server.url(RECIPE)).send().await.unwrap();
+    // Built again later (another generatedAt), the tag is the same: it covers the content. A
+    // second server has its own cache, so it builds the recipe anew; once the clock has passed
+    // the first document's second, its generatedAt differs.
+    let first_built = humantime::parse_rfc3339(body["generatedAt"].as_str().unwrap()).unwrap();
+    wait_until("the clock passes the first build's second", || async {
+        std::time::SystemTime::now() >= first_built + std::time::Duration::from_secs(1)
+    })
+    .await;
+    let replica = TestServer::start(config()).await;
+    let again = client().get(replica.url(RECIPE)).send().await.unwrap();
     assert_eq!(again.headers()["etag"], etag.as_str());
+    let mut rebuilt: Value = again.json().await.unwrap();
+    assert_ne!(rebuilt["generatedAt"], body["generatedAt"], "built anew");
+    let mut first = body.clone();
+    first["generatedAt"] = Value::Null;
+    rebuilt["generatedAt"] = Value::Null;
+    assert_eq!(rebuilt, first, "the same content");
+    replica.stop().await;
 
     // A different query has a different tag.
     let other = client()
