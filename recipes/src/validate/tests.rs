@@ -476,3 +476,62 @@ proptest::proptest! {
         proptest::prop_assert_eq!(report.summary.overall, expected);
     }
 }
+
+/// The in-repo snapshot of a healthy H100 EKS node (the original tool's format) against the
+/// recipe it implies: every type was collected, so nothing is skipped; each reading the report
+/// shows is the node's; and the verdict follows the required failures.
+#[test]
+fn the_h100_eks_fixture_is_validated_against_its_own_recipe() {
+    let snapshot: Snapshot = serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
+    let store = RecipeStore::embedded().unwrap();
+    let query = Query::from_snapshot(&snapshot);
+    assert_eq!(query.gpu.as_deref(), Some("h100"));
+    assert_eq!(query.service.as_deref(), Some("eks"));
+    let recipe = store.build(&Query {
+        context: true,
+        ..query.clone()
+    });
+    let constraints =
+        constraints_from_recipe(&recipe, Some(&store.provenance(&query)), "").unwrap();
+    let report = validate(&snapshot, &constraints, FailOn::default());
+    let s = &report.summary;
+    assert_eq!(s.total, constraints.len());
+    assert_eq!(s.passed + s.failed + s.missing + s.skipped, s.total);
+    assert_eq!(
+        s.skipped, 0,
+        "GPU, K8s, OS and SystemD are all in the snapshot"
+    );
+    for r in &report.results {
+        let path = KeyPath::new(&r.kind, &r.subtype, &r.key);
+        let reading = check(
+            &snapshot,
+            constraints.iter().find(|c| c.path == path).unwrap(),
+        );
+        assert_eq!(r, &reading);
+        if matches!(r.status, Status::Passed | Status::Failed) {
+            let kind = eidos_plugin_api::MeasurementType::parse(&r.kind).unwrap();
+            assert_eq!(
+                r.actual.as_ref(),
+                snapshot.reading(kind, &r.subtype, &r.key),
+                "{r:?}"
+            );
+        }
+        assert!(
+            r.context.is_some(),
+            "every built-in value has a context line: {r:?}"
+        );
+    }
+    let driver = report
+        .results
+        .iter()
+        .find(|r| r.kind == "gpu" && r.key == "driver")
+        .expect("the recipe checks the driver");
+    assert_eq!(driver.actual, Some(Reading::Str("570.133.20".into())));
+    assert_eq!(
+        s.overall == Overall::Fail,
+        s.required_failed > 0,
+        "{}",
+        s.line()
+    );
+    eprintln!("H100 EKS fixture: {}", s.line());
+}
