@@ -83,6 +83,7 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Check a node (a snapshot, or this node now) against its recipe: exit 3 when a required
     /// constraint fails.
+    #[command(after_help = crate::commands::validate::AFTER_HELP)]
     Validate(crate::commands::validate::ValidateArgs),
 }
 

@@ -18,6 +18,20 @@ use eidos_recipes::{Query, Recipe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// What `eidos validate --help` ends with.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  every required constraint passed (the verdict is pass, or incomplete: some were missing or
+     skipped; --fail-on makes those fail)
+  1  runtime failure (a collector failed without --best-effort, the report could not be written)
+  2  usage error (not a snapshot, not a recipe, a bad --constraint, an unknown format)
+  3  a required constraint failed
+
+Examples:
+  eidos validate -f table
+  eidos validate --snapshot node.yaml --fail-on missing -f junit -o eidos-validate.xml -q
+  eidos validate --snapshot node.yaml --constraint 'gpu/smi/driver=>= 570'";
+
 /// `eidos validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
