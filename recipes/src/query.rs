@@ -43,7 +43,7 @@ pub enum QueryError {
     /// An unknown parameter name.
     #[error("unknown parameter {name:?}: expected one of {}", allowed.join(", "))]
     UnknownParameter {
-        /// The name given.
+        /// The name given (its first 64 characters and `…` when longer).
         name: String,
         /// The parameter names accepted.
         allowed: Vec<String>,
@@ -53,7 +53,7 @@ pub enum QueryError {
     InvalidValue {
         /// The parameter.
         name: String,
-        /// The value given.
+        /// The value given (its first 64 characters and `…` when longer).
         value: String,
         /// Why, including the allowed values where there is a list.
         reason: String,
@@ -68,6 +68,18 @@ impl QueryError {
                 name
             }
         }
+    }
+}
+
+/// The most characters of a client's name or value that an error repeats: a message stays
+/// readable, and an answer's size does not grow with the input.
+const EXCERPT_LEN: usize = 64;
+
+/// `text`, cut to [`EXCERPT_LEN`] characters with `…` when longer.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_LEN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -99,7 +111,7 @@ impl Query {
             } else {
                 Field::parse(name.trim())
                     .ok_or_else(|| QueryError::UnknownParameter {
-                        name: name.to_owned(),
+                        name: excerpt(name),
                         allowed: parameter_names(),
                     })?
                     .name()
@@ -107,7 +119,7 @@ impl Query {
             if seen.contains(&canonical) {
                 return Err(QueryError::InvalidValue {
                     name: canonical.to_owned(),
-                    value: value.to_owned(),
+                    value: excerpt(value),
                     reason: "given more than once".to_owned(),
                 });
             }
@@ -129,7 +141,7 @@ impl Query {
                 *slot =
                     normalize_field(field, &value).map_err(|reason| QueryError::InvalidValue {
                         name: field.name().to_owned(),
-                        value,
+                        value: excerpt(&value),
                         reason,
                     })?;
             }
@@ -206,7 +218,7 @@ fn parse_bool(value: &str) -> Result<bool, QueryError> {
         "false" | "0" | "no" | "off" | "" => Ok(false),
         _ => Err(QueryError::InvalidValue {
             name: CONTEXT.to_owned(),
-            value: value.to_owned(),
+            value: excerpt(value),
             reason: "expected true or false".to_owned(),
         }),
     }
@@ -296,6 +308,22 @@ mod tests {
             assert_eq!(err.parameter(), *param, "{pairs:?}");
             assert!(err.to_string().contains(message), "{pairs:?}: {err}");
         }
+    }
+
+    #[test]
+    fn overlong_versions_are_refused_naming_the_field_without_echoing_the_text() {
+        for field in ["osv", "kernel", "k8s"] {
+            let value = format!("6.8.0-1{}", "x".repeat(crate::version::MAX_VERSION_LEN));
+            let err = Query::from_pairs([(field, value.as_str())]).unwrap_err();
+            assert_eq!(err.parameter(), field);
+            let message = err.to_string();
+            assert!(message.contains("too long"), "{message}");
+            assert!(message.len() < 250, "{message}");
+        }
+        let longest = format!("6.8.0-1{}", "x".repeat(crate::version::MAX_VERSION_LEN - 7));
+        assert!(Query::from_pairs([("kernel", longest.as_str())]).is_ok());
+        let err = Query::from_pairs([(&*"y".repeat(10_000), "1")]).unwrap_err();
+        assert!(err.to_string().len() < 250, "{err}");
     }
 
     #[test]

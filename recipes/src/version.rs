@@ -8,6 +8,13 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+/// The longest version text accepted, in characters (surrounding white space included). Real
+/// versions are a few dozen characters; the cap keeps free text from clients bounded.
+pub const MAX_VERSION_LEN: usize = 256;
+
+/// The most digits a version number may have (`999999999` at most, leading zeros included).
+pub const MAX_NUMBER_DIGITS: usize = 9;
+
 /// A parsed version: one to three numbers plus optional pre-release and build text.
 ///
 /// Two versions are equal when they were written the same way (`24.04` ≠ `24.4`); use
@@ -25,6 +32,14 @@ pub struct Version {
 /// Why a version string was rejected. `what` names the version in messages ("os version").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
+    /// The text is longer than [`MAX_VERSION_LEN`]; the text itself is not repeated.
+    #[error("{what} is too long: {len} characters, at most {MAX_VERSION_LEN} allowed")]
+    TooLong {
+        /// The kind of version.
+        what: &'static str,
+        /// Characters given.
+        len: usize,
+    },
     /// Nothing (or only `v`) was given.
     #[error("{what} is empty")]
     Empty {
@@ -59,8 +74,8 @@ pub enum VersionError {
         /// The text given.
         input: String,
     },
-    /// A number too large to hold.
-    #[error("{what} has a number too large: {input}")]
+    /// A number of more than [`MAX_NUMBER_DIGITS`] digits.
+    #[error("{what} has a number too large (at most {MAX_NUMBER_DIGITS} digits): {input}")]
     TooLarge {
         /// The kind of version.
         what: &'static str,
@@ -86,8 +101,12 @@ impl Version {
     }
 
     /// Parses `text`; `what` names the version in error messages ("kubernetes version").
-    /// Surrounding white space is ignored.
+    /// Surrounding white space is ignored; text longer than [`MAX_VERSION_LEN`] is refused.
     pub fn parse_as(text: &str, what: &'static str) -> Result<Version, VersionError> {
+        let len = text.chars().count();
+        if len > MAX_VERSION_LEN {
+            return Err(VersionError::TooLong { what, len });
+        }
         let input = text.trim();
         let err_input = || input.to_owned();
         let body = input
@@ -122,14 +141,15 @@ impl Version {
                     input: err_input(),
                 });
             }
-            numbers[index] = component.parse().map_err(|_| VersionError::TooLarge {
+            let too_large = || VersionError::TooLarge {
                 what,
                 input: err_input(),
-            })?;
-            widths[index] = u8::try_from(component.len()).map_err(|_| VersionError::TooLarge {
-                what,
-                input: err_input(),
-            })?;
+            };
+            if component.len() > MAX_NUMBER_DIGITS {
+                return Err(too_large());
+            }
+            numbers[index] = component.parse().map_err(|_| too_large())?;
+            widths[index] = u8::try_from(component.len()).map_err(|_| too_large())?;
             precision += 1;
         }
         let (pre, build) = split_suffix(suffix);
@@ -320,6 +340,19 @@ mod tests {
         assert!(err("1..2").contains("non-numeric component \"\""));
         assert!(err("1.2.").contains("non-numeric component \"\""));
         assert!(err("99999999999999999999").contains("too large"));
+        assert!(err("1.0000000001").contains("at most 9 digits"));
+        assert!(Version::parse("999999999.000000000.1").is_ok());
+        let long = format!("6.8.0-{}", "a".repeat(MAX_VERSION_LEN));
+        assert_eq!(
+            err(&long),
+            format!(
+                "os version is too long: {} characters, at most 256 allowed",
+                long.len()
+            ),
+            "the text is not echoed"
+        );
+        let longest = format!("6.8.0-{}", "a".repeat(MAX_VERSION_LEN - 6));
+        assert!(Version::parse(&longest).is_ok());
         assert!(err("1.2-").contains("invalid suffix"));
         assert!(err("1.2+").contains("invalid suffix"));
         assert!(err("1.2-a b").contains("invalid suffix"));

@@ -139,6 +139,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The most characters of a client's input that an error message repeats.
+const EXCERPT_LEN: usize = 64;
+
+/// `text` cut to its first 64 characters, with `…` when longer: messages stay readable and
+/// their size does not grow with the input.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_LEN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// The JSON document of an error, as sent.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,8 @@
 //! The real server checked by real third-party tooling:
 //! - `promtool check metrics` (Debian package `prometheus`) lints `/metrics`;
-//! - schemathesis (PyPI) generates requests from the served OpenAPI document (positive and
-//!   negative cases, every check it has) and finds zero failures.
+//! - schemathesis (PyPI) generates requests from the served OpenAPI document, in positive mode
+//!   (valid requests are served as documented) and negative mode (invalid ones are refused), with
+//!   every check it has, and finds zero failures.
 //!
 //! Without the tools these tests print why and pass, except when `CI=true`: there a missing tool
 //! fails the test, so CI cannot silently skip it.
@@ -169,33 +170,51 @@ fn schemathesis_finds_no_failure_against_the_served_openapi_document() {
     }
     // Rate limiting off: schemathesis sends hundreds of requests from one address.
     let (addr, stop, thread) = start(loopback(0.0));
-    let report_dir = tempfile::tempdir().unwrap();
-    let output = Command::new("schemathesis")
-        .args([
-            "run",
-            &format!("http://{addr}/openapi.yaml"),
-            "--url",
-            &format!("http://{addr}"),
-        ])
-        .args(["--checks", "all", "--max-examples", "30", "--seed", "1"])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .current_dir(report_dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run schemathesis");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "schemathesis found failures:\n{text}"
-    );
-    assert!(
-        text.contains("7 selected"),
-        "all seven operations tested:\n{text}"
-    );
+    // Positive mode: every request the document allows is served as documented. Negative mode:
+    // every request the document forbids (a value outside an enum, a version with a 10-digit
+    // number or over 256 characters, a wrong type …) is refused with a 4xx. The two run at once.
+    let runs: Vec<(&str, tempfile::TempDir, std::process::Child)> = ["positive", "negative"]
+        .into_iter()
+        .map(|mode| {
+            let report_dir = tempfile::tempdir().unwrap();
+            let settings =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml");
+            let child = Command::new("schemathesis")
+                .arg("--config-file")
+                .arg(settings)
+                .args([
+                    "run",
+                    &format!("http://{addr}/openapi.yaml"),
+                    "--url",
+                    &format!("http://{addr}"),
+                ])
+                .args(["--mode", mode, "--checks", "all", "--max-examples", "30"])
+                .args(["--seed", "1", "--phases", "examples,coverage,fuzzing"])
+                .current_dir(report_dir.path())
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run schemathesis");
+            (mode, report_dir, child)
+        })
+        .collect();
+    for (mode, _report_dir, child) in runs {
+        let output = child.wait_with_output().expect("schemathesis output");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success(),
+            "schemathesis ({mode} mode) found failures:\n{text}"
+        );
+        assert!(
+            text.contains("7 selected"),
+            "all seven operations tested ({mode} mode):\n{text}"
+        );
+    }
     let _ = stop.send(());
     thread.join().unwrap();
 }

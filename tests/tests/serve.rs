@@ -303,7 +303,7 @@ fn environment_variables_configure_the_server() {
         .env("EIDOS_RATE_BURST", "3")
         .env_remove("EIDOS_ADDR");
     let served = Served::start_with(cmd.env("PORT", "0"));
-    // The readiness probes used some tokens; the rest count down to 0.
+    // Readiness probes take no token; the API requests count down to 0.
     let mut remaining = None;
     loop {
         let answer = http(served.addr, "GET", "/v1/recipe?gpu=h100", &[], b"").unwrap();
@@ -322,7 +322,7 @@ fn environment_variables_configure_the_server() {
             break;
         }
     }
-    let refused = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    let refused = http(served.addr, "GET", "/", &[], b"").unwrap();
     assert_eq!(refused.status, 429);
     assert!(refused.header("retry-after").is_some());
     assert!(
@@ -510,7 +510,7 @@ fn the_config_file_configures_the_server_below_flags_and_environment() {
         "127.0.0.1",
         "serve.addr from the file"
     );
-    let answer = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    let answer = http(served.addr, "GET", "/", &[], b"").unwrap();
     assert_eq!(
         answer.header("x-ratelimit-limit"),
         Some("4"),
@@ -524,7 +524,7 @@ fn the_config_file_configures_the_server_below_flags_and_environment() {
         .env("EIDOS_RATE_BURST", "6")
         .args(["serve", "--rate-limit", "0"]);
     let served = Served::start_with(&mut cmd);
-    let answer = http(served.addr, "GET", "/health", &[], b"").unwrap();
+    let answer = http(served.addr, "GET", "/", &[], b"").unwrap();
     assert_eq!(
         answer.header("x-ratelimit-limit"),
         None,

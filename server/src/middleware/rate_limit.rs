@@ -7,10 +7,15 @@
 //!   headers from it onto whatever response comes back;
 //! - [`enforce`] (inside panic recovery) takes a token, records the decision in the slot and
 //!   answers 429 when the bucket is empty.
+//!
+//! Probes and metrics (routes whose [`RouteInfo::rate_limited`](crate::routes::RouteInfo) is
+//! false) pass untouched: they take no token and carry no `X-RateLimit-*` headers, so a kubelet
+//! or a Prometheus scrape from a busy client's address is never refused, and never costs that
+//! client anything.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -165,13 +170,23 @@ pub async fn publish_headers(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Inner half: takes a token or answers 429; passes everything when rate limiting is off.
+/// Whether `request` goes to a route that counts against the rate limit (requests no route
+/// matched do count).
+fn counts(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_none_or(|path| crate::routes::is_rate_limited(path.as_str()))
+}
+
+/// Inner half: takes a token or answers 429; passes everything when rate limiting is off, and
+/// probes and metrics always.
 pub async fn enforce(
     State(limiter): State<Option<RateLimiter>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(limiter) = limiter else {
+    let Some(limiter) = limiter.filter(|_| counts(&request)) else {
         return next.run(request).await;
     };
     let client = client_of(&request);

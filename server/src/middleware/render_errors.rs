@@ -5,9 +5,9 @@ use super::request_id::request_id_of;
 use crate::error::{ApiError, ErrorCode, ErrorDocument};
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::time::SystemTime;
@@ -17,6 +17,10 @@ pub async fn render(request: Request, next: Next) -> Response {
     let request_id = request_id_of(&request);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned());
     let mut response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -25,7 +29,7 @@ pub async fn render(request: Request, next: Next) -> Response {
     let error = response
         .extensions_mut()
         .remove::<ApiError>()
-        .unwrap_or_else(|| from_bare_status(status, &method, &path, response.headers()));
+        .unwrap_or_else(|| from_bare_status(status, &method, &path, route.as_deref()));
     let document = ErrorDocument {
         code: error.code,
         message: &error.message,
@@ -46,23 +50,29 @@ pub async fn render(request: Request, next: Next) -> Response {
     response
 }
 
-/// The error for a status produced without an [`ApiError`].
+/// The error for a status produced without an [`ApiError`]. `route` is the route template the
+/// request matched, if any.
 fn from_bare_status(
     status: StatusCode,
     method: &Method,
     path: &str,
-    headers: &HeaderMap,
+    route: Option<&str>,
 ) -> ApiError {
     let code = ErrorCode::for_status(status);
     let message = match code {
         ErrorCode::NotFound => format!("no route for {path}; GET / lists the routes"),
-        ErrorCode::MethodNotAllowed => {
-            let allowed = headers
-                .get(ALLOW)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("none");
-            format!("method {method} is not allowed on {path}; allowed: {allowed}")
-        }
+        // axum writes the `Allow` header outside this layer (route layers wrap each method's
+        // handler, not the method router), so the methods come from the route table, which a
+        // test keeps equal to the header for every route.
+        ErrorCode::MethodNotAllowed => match route.and_then(crate::routes::allowed_methods) {
+            Some(allowed) => format!(
+                "method {method} is not allowed on {path}; allowed: {}",
+                allowed.join(", ")
+            ),
+            None => format!(
+                "method {method} is not allowed on {path}; the Allow header lists the methods"
+            ),
+        },
         ErrorCode::PayloadTooLarge => {
             "the request body is larger than the server's body limit".to_owned()
         }

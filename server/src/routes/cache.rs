@@ -3,17 +3,36 @@
 //! The store is immutable, so a query's recipe never changes while the server runs; only
 //! `generatedAt` differs between builds. A cached entry holds the serialized document split
 //! around that value, plus its ETag, and each answer splices in the current time: the client gets
-//! exactly what a fresh build would give, without the build. The cache is bounded (the version
-//! fields are free text): when full it starts over, which keeps it simple and its memory capped.
+//! exactly what a fresh build would give, without the build.
+//!
+//! The version fields are free text (up to 256 characters each), so clients choose how many
+//! distinct queries there are: the cache is bounded by bytes, not entries. It is a
+//! `quick_cache` (S3-FIFO): the budget is enforced on every insert (never overshot, unlike caches
+//! that evict in the background), and a flood of one-off queries passes through its small
+//! probationary queue without evicting the recipes that clients keep asking for. Concurrent
+//! misses for one query build it once.
 
 use super::etag;
 use eidos_recipes::{Query, Recipe, RecipeStore};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
+use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Most queries remembered at once.
-pub const CAPACITY: usize = 4096;
+/// The bytes the cache may hold (rendered documents, their keys and bookkeeping): 16 MiB, a few
+/// hundred recipes with explanations, more without.
+pub const BUDGET_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Shards of the cache: each holds an equal part of the budget, so an entry must fit in one part
+/// (a rendered recipe is tens of KiB; a part of the default budget is 2 MiB).
+const SHARDS: usize = 8;
+
+/// What an entry costs beyond its strings: the `Arc`, the struct, the table slot.
+const ENTRY_OVERHEAD_BYTES: u64 = 256;
+
+/// A typical entry, to size the tables up front.
+const TYPICAL_ENTRY_BYTES: u64 = 16 * 1024;
 
 /// The JSON key whose value is spliced per answer.
 const GENERATED_AT_KEY: &[u8] = br#""generatedAt":"#;
@@ -51,6 +70,11 @@ impl Rendered {
         })
     }
 
+    /// The heap bytes this entry holds.
+    fn bytes(&self) -> usize {
+        self.etag.capacity() + self.head.capacity() + self.tail.capacity()
+    }
+
     /// The document with `generatedAt` set to now (RFC 3339, seconds, UTC: the engine's format).
     pub fn body_now(&self) -> Vec<u8> {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -76,42 +100,101 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// Rendered recipes by query.
-#[derive(Debug, Default)]
+/// Weighs an entry by the bytes it holds.
+#[derive(Debug, Clone, Copy)]
+struct ByteWeight;
+
+impl Weighter<Query, Arc<Rendered>> for ByteWeight {
+    fn weight(&self, query: &Query, rendered: &Arc<Rendered>) -> u64 {
+        let key: usize = eidos_recipes::vocab::Field::ALL
+            .iter()
+            .filter_map(|&field| query.field(field))
+            .map(str::len)
+            .sum();
+        u64::try_from(key + rendered.bytes()).map_or(u64::MAX, |bytes| bytes + ENTRY_OVERHEAD_BYTES)
+    }
+}
+
+type Entries = Cache<
+    Query,
+    Arc<Rendered>,
+    ByteWeight,
+    DefaultHashBuilder,
+    DefaultLifecycle<Query, Arc<Rendered>>,
+>;
+
+/// Rendered recipes by query, within a byte budget.
 pub struct RecipeCache {
-    entries: RwLock<HashMap<Query, Arc<Rendered>>>,
+    entries: Entries,
+    budget: u64,
+}
+
+impl Default for RecipeCache {
+    fn default() -> Self {
+        RecipeCache::with_budget(BUDGET_BYTES, SHARDS)
+    }
+}
+
+impl fmt::Debug for RecipeCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecipeCache")
+            .field("entries", &self.len())
+            .field("bytes", &self.bytes())
+            .field("budget", &self.budget)
+            .finish()
+    }
 }
 
 impl RecipeCache {
+    /// A cache holding at most `budget` bytes, split evenly over `shards` (a power of two).
+    pub fn with_budget(budget: u64, shards: usize) -> RecipeCache {
+        let estimated_items = usize::try_from(budget / TYPICAL_ENTRY_BYTES).unwrap_or(usize::MAX);
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(estimated_items.max(1))
+            .weight_capacity(budget)
+            .shards(shards)
+            .build();
+        let entries = match options {
+            Ok(options) => Cache::with_options(
+                options,
+                ByteWeight,
+                DefaultHashBuilder::default(),
+                DefaultLifecycle::default(),
+            ),
+            // Only a zero shard count is refused; fall back to the library's own sharding.
+            Err(_) => Cache::with_weighter(estimated_items.max(1), budget, ByteWeight),
+        };
+        RecipeCache { entries, budget }
+    }
+
     /// The rendered recipe for `query`, built on first use.
     pub fn get_or_build(
         &self,
         store: &RecipeStore,
         query: &Query,
     ) -> Result<Arc<Rendered>, serde_json::Error> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some(rendered) = entries.get(query) {
-                return Ok(Arc::clone(rendered));
-            }
-        }
-        let rendered = Arc::new(Rendered::new(&store.build(query))?);
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(query.clone(), Arc::clone(&rendered));
-        }
-        Ok(rendered)
+        self.entries
+            .get_or_insert_with(query, || Rendered::new(&store.build(query)).map(Arc::new))
     }
 
     /// How many queries are cached.
     pub fn len(&self) -> usize {
-        self.entries.read().map_or(0, |entries| entries.len())
+        self.entries.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The bytes held, as the budget counts them.
+    pub fn bytes(&self) -> u64 {
+        self.entries.weight()
+    }
+
+    /// The most bytes the cache may hold.
+    pub fn budget(&self) -> u64 {
+        self.budget
     }
 }
 
@@ -140,6 +223,7 @@ mod tests {
             assert_eq!(rendered.etag, etag::of_recipe(&fresh));
         }
         assert_eq!(cache.len(), 3);
+        assert!(cache.bytes() > 0 && cache.bytes() <= cache.budget());
     }
 
     #[test]
@@ -163,16 +247,62 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_stays_bounded() {
+    fn the_byte_budget_evicts_and_is_never_exceeded() {
         let store = RecipeStore::embedded().unwrap();
-        let cache = RecipeCache::default();
-        for patch in 0..(CAPACITY + 10) {
-            let k8s = format!("1.30.{patch}");
+        let one = RecipeCache::default()
+            .get_or_build(&store, &query(&[("gpu", "h100"), ("context", "true")]))
+            .unwrap()
+            .bytes() as u64;
+        // Room for about eight such entries.
+        let budget = 8 * (one + 1024);
+        let cache = RecipeCache::with_budget(budget, 1);
+        let long_kernel = |i: usize| format!("6.8.0-{i}-{}", "k".repeat(200));
+        for i in 0..64 {
+            let kernel = long_kernel(i);
+            let pairs = [
+                ("gpu", "h100"),
+                ("context", "true"),
+                ("kernel", kernel.as_str()),
+            ];
+            let rendered = cache.get_or_build(&store, &query(&pairs)).unwrap();
+            assert_eq!(
+                rendered.body_at("t"),
+                Rendered::new(&store.build(&query(&pairs)))
+                    .unwrap()
+                    .body_at("t"),
+                "an answer is right whether cached or not"
+            );
+            assert!(
+                cache.bytes() <= budget,
+                "{} > {budget} after {i}",
+                cache.bytes()
+            );
+        }
+        assert!(
+            (1..64).contains(&cache.len()),
+            "evicted but not emptied: {} entries",
+            cache.len()
+        );
+        // A popular query survives a flood of one-off queries.
+        let popular = query(&[("gpu", "h200")]);
+        let first = cache.get_or_build(&store, &popular).unwrap();
+        for _ in 0..3 {
+            cache.get_or_build(&store, &popular).unwrap();
+        }
+        for i in 64..256 {
+            let kernel = long_kernel(i);
             cache
-                .get_or_build(&store, &query(&[("k8s", &k8s)]))
+                .get_or_build(&store, &query(&[("kernel", kernel.as_str())]))
                 .unwrap();
         }
-        assert!(cache.len() <= CAPACITY);
-        assert!(!cache.is_empty());
+        let again = cache.get_or_build(&store, &popular).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the popular entry was evicted");
+    }
+
+    #[test]
+    fn the_default_budget_is_16_mib() {
+        let cache = RecipeCache::default();
+        assert_eq!(cache.budget(), 16 * 1024 * 1024);
+        assert_eq!(cache.bytes(), 0);
     }
 }

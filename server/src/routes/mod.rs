@@ -4,6 +4,7 @@ pub mod cache;
 pub mod etag;
 pub mod meta;
 pub mod recipe;
+pub mod strict_json;
 pub mod validate;
 
 use crate::error::{ApiError, ErrorCode};
@@ -21,6 +22,10 @@ pub struct RouteInfo {
     pub path: &'static str,
     /// What it answers.
     pub description: &'static str,
+    /// Whether requests to it count against the client's rate limit. Probes and metrics do not:
+    /// a kubelet or Prometheus sharing an address with a busy client must never get 429.
+    #[serde(skip)]
+    pub rate_limited: bool,
 }
 
 /// Every route of the API.
@@ -29,39 +34,69 @@ pub const ROUTES: &[RouteInfo] = &[
         methods: &["GET"],
         path: "/",
         description: "service name, version and routes",
+        rate_limited: true,
     },
     RouteInfo {
         methods: &["GET", "POST"],
         path: "/v1/recipe",
         description:
             "the recipe for a query (GET parameters or POST body) or a snapshot (POST body)",
+        rate_limited: true,
     },
     RouteInfo {
         methods: &["POST"],
         path: "/v1/validate",
         description: "the validation report of a snapshot (POST body) against its recipe",
+        rate_limited: true,
     },
     RouteInfo {
         methods: &["GET"],
         path: "/health",
         description: "liveness: 200 while the process serves",
+        rate_limited: false,
     },
     RouteInfo {
         methods: &["GET"],
         path: "/ready",
         description: "readiness: 200 once recipe data is loaded, 503 before and during shutdown",
+        rate_limited: false,
     },
     RouteInfo {
         methods: &["GET"],
         path: "/metrics",
         description: "Prometheus metrics (text format)",
+        rate_limited: false,
     },
     RouteInfo {
         methods: &["GET"],
         path: "/openapi.yaml",
         description: "the OpenAPI 3 document of this API",
+        rate_limited: true,
     },
 ];
+
+/// The route serving `path` (a route template, as axum's `MatchedPath` gives it).
+pub fn route_info(path: &str) -> Option<&'static RouteInfo> {
+    ROUTES.iter().find(|route| route.path == path)
+}
+
+/// Whether requests to `path` count against the client's rate limit (unknown paths do).
+pub fn is_rate_limited(path: &str) -> bool {
+    route_info(path).is_none_or(|route| route.rate_limited)
+}
+
+/// The methods `path` answers, as its `Allow` header lists them (`HEAD` wherever `GET`).
+pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
+    let route = route_info(path)?;
+    let mut methods = Vec::with_capacity(route.methods.len() + 1);
+    for &method in route.methods {
+        methods.push(method);
+        if method == "GET" {
+            methods.push("HEAD");
+        }
+    }
+    Some(methods)
+}
 
 /// The routes, without middleware.
 pub fn router(state: AppState) -> Router {

@@ -2,12 +2,13 @@
 //! query object or a snapshot.
 
 use super::etag;
-use crate::error::{ApiError, ErrorCode};
+use super::strict_json::{self, DuplicateKey};
+use crate::error::{excerpt, ApiError, ErrorCode};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use eidos_plugin_api::Snapshot;
@@ -67,16 +68,14 @@ fn answer(
     let tag = rendered.etag.as_str();
     let tag_header = HeaderValue::from_str(tag).map_err(|_| ApiError::internal())?;
     let cache = (CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL_VALUE));
-    if let Some(condition) = headers.get(IF_NONE_MATCH) {
-        if etag::if_none_match_matches(condition, tag) {
-            if method == Method::GET || method == Method::HEAD {
-                return Ok((StatusCode::NOT_MODIFIED, [(ETAG, tag_header), cache]).into_response());
-            }
-            return Err(ApiError::new(
-                ErrorCode::PreconditionFailed,
-                format!("If-None-Match matches the current recipe {tag}; conditional requests are answered with 304 only for GET"),
-            ));
+    if etag::if_none_match_matches(headers, tag) {
+        if method == Method::GET || method == Method::HEAD {
+            return Ok((StatusCode::NOT_MODIFIED, [(ETAG, tag_header), cache]).into_response());
         }
+        return Err(ApiError::new(
+            ErrorCode::PreconditionFailed,
+            format!("If-None-Match matches the current recipe {tag}; conditional requests are answered with 304 only for GET"),
+        ));
     }
     Ok((
         [
@@ -97,15 +96,22 @@ fn query_from_url(raw: Option<&str>) -> Result<Query, ApiError> {
 }
 
 /// A query object's fields go through [`Query::from_pairs`], so GET and POST validate and
-/// normalize the same way.
+/// normalize the same way; a snapshot is derived as `eidos recipe --snapshot` derives it. A key
+/// given twice is refused (as GET refuses a parameter given twice), and so is a snapshot that says
+/// nothing a recipe can use (the CLI exits 2 for it).
 fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid_body(
             "the request body is empty; expected a JSON query object or a snapshot",
         ));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| invalid_body(&format!("the request body is not valid JSON: {error}")))?;
+    let not_json = |error: serde_json::Error| {
+        invalid_body(&format!("the request body is not valid JSON: {error}"))
+    };
+    if let Some(duplicate) = strict_json::find_duplicate_key(body).map_err(not_json)? {
+        return Err(duplicate_key(&duplicate));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(not_json)?;
     let Value::Object(fields) = value else {
         return Err(invalid_body(
             "the request body must be a JSON object: a query or a snapshot",
@@ -118,7 +124,11 @@ fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
                     "the request body is not a valid snapshot: {error}"
                 ))
             })?;
-        return Ok(Query::from_snapshot(&snapshot));
+        return Query::try_from_snapshot(&snapshot).map_err(|error| {
+            invalid_body(&format!(
+                "cannot derive a query from the snapshot in the request body: {error}"
+            ))
+        });
     }
     // Strict types (strings, and a boolean for `context`) so a body means exactly one thing.
     let mut pairs = Vec::with_capacity(fields.len());
@@ -149,9 +159,25 @@ fn query_from_body(body: &[u8]) -> Result<Query, ApiError> {
 fn wrong_type(name: &str, value: &Value, expected: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidRequest,
-        format!("invalid {name} {value}: expected {expected}"),
+        format!(
+            "invalid {name} {}: expected {expected}",
+            excerpt(&value.to_string())
+        ),
     )
     .with_details(json!({ "parameter": name }))
+}
+
+fn duplicate_key(duplicate: &DuplicateKey) -> ApiError {
+    let key = excerpt(&duplicate.key);
+    let error = ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("the request body gives the key {key:?} more than once; each key may appear once"),
+    );
+    if duplicate.top_level {
+        error.with_details(json!({ "parameter": key }))
+    } else {
+        error
+    }
 }
 
 pub(super) fn query_error(error: QueryError) -> ApiError {

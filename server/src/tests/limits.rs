@@ -42,7 +42,7 @@ async fn the_burst_plus_first_request_is_429_with_retry_after() {
         assert!(reset <= 10 * u64::from(BURST), "{reset}");
         assert!(!headers.contains_key("retry-after"));
     }
-    let refused = http.get(server.url("/health")).send().await.unwrap();
+    let refused = http.get(server.url("/")).send().await.unwrap();
     let headers = refused.headers().clone();
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry_after), "{retry_after}");
@@ -63,7 +63,7 @@ async fn the_burst_plus_first_request_is_429_with_retry_after() {
     assert_eq!(
         metric_value(
             &text,
-            r#"eidos_http_requests_total{method="GET",path="/health",status="429"}"#
+            r#"eidos_http_requests_total{method="GET",path="/",status="429"}"#
         ),
         Some(1.0)
     );
@@ -76,22 +76,14 @@ async fn tokens_refill_at_the_configured_rate() {
     let server = TestServer::start(limited(20.0, 1)).await;
     let http = client();
     assert_eq!(
-        http.get(server.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http.get(server.url("/")).send().await.unwrap().status(),
         200
     );
-    let refused = http.get(server.url("/health")).send().await.unwrap();
+    let refused = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(refused.status(), 429);
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(
-        http.get(server.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http.get(server.url("/")).send().await.unwrap().status(),
         200
     );
     server.stop().await;

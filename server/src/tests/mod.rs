@@ -6,8 +6,11 @@
 //! (`/__test/panic`, `/__test/sleep`): a shipped server has no way to make a handler panic, and
 //! must not have one.
 
+mod contract;
 mod harness;
 mod http_api;
 mod lifecycle;
 mod limits;
+mod memory;
+mod probes;
 mod validate_api;
