@@ -27,6 +27,8 @@ apt_packages=(
 pip_packages=(
   # Checks the served OpenAPI document against the running server.
   "schemathesis==4.32.5|command -v schemathesis"
+  # Reads `eidos validate --format junit` back as a real JUnit consumer.
+  "junitparser==5.0.3|python3 -c 'import junitparser'"
 )
 
 # Prints the package of each entry whose test fails.

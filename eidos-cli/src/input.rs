@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 pub const SNAPSHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
 pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
-/// The largest plugin lock file eidos reads (1 MiB; one line per plugin).
-#[allow(dead_code)] // for the plugin lock reader (issue 18 item 9)
-pub const LOCK_MAX_BYTES: u64 = 1024 * 1024;
+/// The largest rendered recipe document `eidos validate --recipe` reads (16 MiB; a real one is a
+/// few KiB).
+pub const RECIPE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The path that names standard input.
 const STDIN: &str = "-";

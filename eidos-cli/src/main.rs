@@ -49,5 +49,6 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
         Command::Completion(args) => commands::completion::run(args),
         Command::Serve(_) => commands::serve::run(&ctx),
+        Command::Validate(args) => commands::validate::run(&ctx, args),
     }
 }

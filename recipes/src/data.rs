@@ -2,10 +2,13 @@
 //!
 //! `base.yaml` holds `measurements:`; every other file holds `overlays:`, a list of
 //! `{key, description?, measurements}`. A measurement is `{type, subtypes: [{subtype, data,
-//! context?}]}` with a known type (os, systemd, k8s, gpu; any case).
+//! context?, severity?}]}` with a known type (os, systemd, k8s, gpu; any case). Every value must
+//! be a valid constraint (a plain value or an operator, see [`crate::validate::Expectation`]).
 
 use crate::key::OverlayKey;
-use eidos_plugin_api::{Measurement, MeasurementType, Reading, Subtype};
+use crate::model::{RecipeMeasurement, RecipeSubtype, Severity};
+use crate::validate::Expectation;
+use eidos_plugin_api::{MeasurementType, Reading};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -48,6 +51,8 @@ struct RawSubtype {
     data: UniqueMap<Reading>,
     #[serde(default)]
     context: UniqueMap<String>,
+    #[serde(default)]
+    severity: UniqueMap<Severity>,
 }
 
 /// A mapping that refuses a key written twice (YAML parsers keep the last one silently, which
@@ -95,7 +100,7 @@ pub(crate) struct OverlayData {
     /// An optional one-line description.
     pub description: Option<String>,
     /// The values it sets.
-    pub measurements: Vec<Measurement>,
+    pub measurements: Vec<RecipeMeasurement>,
 }
 
 /// How deeply mappings and sequences may nest in a recipe file. The format itself needs 8
@@ -114,7 +119,7 @@ fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 /// Parses and validates `base.yaml` text.
-pub(crate) fn parse_base(text: &str) -> Result<Vec<Measurement>, String> {
+pub(crate) fn parse_base(text: &str) -> Result<Vec<RecipeMeasurement>, String> {
     let file: BaseFile = from_yaml(text)?;
     convert_measurements(file.measurements)
 }
@@ -141,8 +146,8 @@ pub(crate) fn parse_overlays(text: &str) -> Result<Vec<OverlayData>, String> {
         .collect()
 }
 
-fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, String> {
-    let mut out: Vec<Measurement> = Vec::with_capacity(raw.len());
+fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<RecipeMeasurement>, String> {
+    let mut out: Vec<RecipeMeasurement> = Vec::with_capacity(raw.len());
     for m in raw {
         let kind = MeasurementType::parse(&m.kind).ok_or_else(|| {
             let known: Vec<_> = MeasurementType::ALL.iter().map(|t| t.as_str()).collect();
@@ -152,10 +157,10 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, St
                 known.join(", ")
             )
         })?;
-        if out.iter().any(|seen| seen.is(kind)) {
+        if out.iter().any(|seen| seen.kind == kind.as_str()) {
             return Err(format!("measurement type {kind} is listed twice"));
         }
-        let mut subtypes: Vec<Subtype> = Vec::with_capacity(m.subtypes.len());
+        let mut subtypes: Vec<RecipeSubtype> = Vec::with_capacity(m.subtypes.len());
         // Names seen so far: a set, so that a long list is checked in linear time.
         let mut names: HashSet<String> = HashSet::with_capacity(m.subtypes.len());
         for s in m.subtypes {
@@ -166,7 +171,22 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, St
             if !names.insert(name.to_owned()) {
                 return Err(format!("{kind}/{name}: subtype is listed twice"));
             }
-            let (data, context) = (s.data.0, s.context.0);
+            let (data, context, severity) = (s.data.0, s.context.0, s.severity.0);
+            for (key, value) in &data {
+                Expectation::parse(value).map_err(|reason| {
+                    format!(
+                        "{kind}/{name}: value of {key:?} is not a valid constraint: {reason} (expected a plain value, or {})",
+                        crate::validate::OPERATOR_FORMS
+                    )
+                })?;
+            }
+            for key in severity.keys() {
+                if !data.contains_key(key) {
+                    return Err(format!(
+                        "{kind}/{name}: severity for {key:?}, which has no value in data"
+                    ));
+                }
+            }
             for (key, line) in &context {
                 if !data.contains_key(key) {
                     return Err(format!(
@@ -175,13 +195,17 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<Measurement>, St
                 }
                 check_one_line(&format!("{kind}/{name}: context for {key:?}"), line)?;
             }
-            subtypes.push(Subtype {
+            subtypes.push(RecipeSubtype {
                 subtype: name.to_owned(),
                 data,
                 context,
+                severity,
             });
         }
-        out.push(Measurement::new(kind, subtypes));
+        out.push(RecipeMeasurement {
+            kind: kind.as_str().to_owned(),
+            subtypes,
+        });
     }
     Ok(out)
 }
@@ -210,6 +234,20 @@ mod tests {
         assert_eq!(kmod.data["hugepages"], Reading::Str("5128".into()));
         assert_eq!(kmod.data["max"], Reading::Int(262144));
         assert_eq!(kmod.context["nvidia"], "the driver");
+    }
+
+    #[test]
+    fn operators_stay_as_written_and_severity_is_kept() {
+        let base = parse_base(
+            "measurements:\n  - type: gpu\n    subtypes:\n      - subtype: smi\n        data:\n          driver-version: \">= 570\"\n          cuda-version: \">=12.8, <13\"\n          persistence: present\n          mode: one of [open, proprietary]\n        severity:\n          cuda-version: recommended\n          driver-version: required\n",
+        )
+        .unwrap();
+        let smi = &base[0].subtypes[0];
+        assert_eq!(smi.data["driver-version"], Reading::Str(">= 570".into()));
+        assert_eq!(smi.data["cuda-version"], Reading::Str(">=12.8, <13".into()));
+        assert_eq!(smi.severity_of("cuda-version"), Severity::Recommended);
+        assert_eq!(smi.severity_of("driver-version"), Severity::Required);
+        assert_eq!(smi.severity_of("persistence"), Severity::Required);
     }
 
     #[test]
@@ -250,6 +288,11 @@ mod tests {
             ("overlays:\n  - key: {}\n    measurements: []\n".into(), "overlay key is empty"),
             ("overlays:\n  - key: {k8s: \">=2, <1\"}\n    measurements: []\n".into(), "overlay #1 ({\"k8s\": \">=2, <1\"}): key field k8s: range \">=2, <1\" can never match"),
             (format!("overlays: {}1{}", "[".repeat(70), "]".repeat(70)), "nested more than 64 levels deep (at line 1)"),
+            (m("      - type: gpu\n        subtypes:\n          - subtype: smi\n            data: {driver: \">= soon\"}\n"), "gpu/smi: value of \"driver\" is not a valid constraint: \">= soon\": version has a non-numeric component"),
+            (m("      - type: gpu\n        subtypes:\n          - subtype: smi\n            data: {driver: \"one of 570, 580\"}\n"), "expected the values in brackets"),
+            (m("      - type: gpu\n        subtypes:\n          - subtype: smi\n            data: {driver: \"!=\"}\n"), "(expected a plain value, or an operator: \">= 1.2\""),
+            (m("      - type: gpu\n        subtypes:\n          - subtype: smi\n            data: {driver: \"1\"}\n            severity: {driver: optional}\n"), "unknown variant `optional`, expected `required` or `recommended`"),
+            (m("      - type: gpu\n        subtypes:\n          - subtype: smi\n            data: {driver: \"1\"}\n            severity: {cuda: recommended}\n"), "severity for \"cuda\", which has no value in data"),
         ];
         for (text, message) in table {
             let err = parse_overlays(text).unwrap_err();

@@ -11,6 +11,8 @@
 //!   ([`Query::try_from_snapshot`] fails when nothing can be derived).
 //! - [`Query::validated`]: checks and normalizes a query deserialized from JSON.
 //! - [`RecipeStore::build`]: the recipe for a query.
+//! - [`validate`]: checking a snapshot against a recipe's constraints (`eidos validate`,
+//!   `POST /v1/validate`).
 //!
 //! Data format (see `src/data.rs`) (`base.yaml` with `measurements:`; other files
 //! with `overlays: [{key, description?, measurements}]`).
@@ -21,21 +23,23 @@ mod derive;
 mod fuzz_tests;
 pub mod key;
 mod merge;
+pub mod model;
 mod nesting;
 mod query;
 mod store;
 mod timestamp;
+pub mod validate;
 pub mod version;
 pub mod vocab;
 mod walk;
 
 pub use data::MAX_NESTING;
 pub use derive::{gpu_from_model, service_from_version, DeriveError};
+pub use model::{RecipeMeasurement, RecipeSubtype, Severity};
 pub use query::{parameter_names, Query, QueryError};
 pub use store::{RecipeStore, BASE_FILE, MAX_FILE_BYTES, PAYLOAD_VERSION};
 pub use version::{Version, VersionError};
 
-use eidos_plugin_api::Measurement;
 use serde::{Deserialize, Serialize};
 
 /// Recipe data that cannot be loaded.
@@ -62,6 +66,7 @@ pub struct Recipe {
     pub request: Query,
     /// One readable line per applied overlay, in applied order.
     pub matched_rules: Vec<String>,
-    /// The recommended configuration.
-    pub measurements: Vec<Measurement>,
+    /// The recommended configuration: every value is a constraint a snapshot can be validated
+    /// against.
+    pub measurements: Vec<RecipeMeasurement>,
 }

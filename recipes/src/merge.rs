@@ -1,6 +1,6 @@
 //! Building a recipe's measurements: a copy of the base, then overlays merged in.
 
-use eidos_plugin_api::{Measurement, Subtype};
+use crate::model::{RecipeMeasurement as Measurement, RecipeSubtype as Subtype};
 use indexmap::IndexMap;
 
 /// A deep copy of `base`, with the explanations only when `with_context`.
@@ -26,12 +26,14 @@ fn copy_subtype(s: &Subtype, with_context: bool) -> Subtype {
         } else {
             IndexMap::new()
         },
+        severity: s.severity.clone(),
     }
 }
 
 /// Merges `overlay` into `target` by measurement type, then subtype name, then key: an overlay
-/// value replaces the value there (and its explanation: an overlay value without one drops the
-/// old, which explained another value); new keys, subtypes and types are added at the end.
+/// value replaces the value there, and its explanation and severity (an overlay value without an
+/// explanation drops the old one, which explained another value; without a severity it is
+/// required); new keys, subtypes and types are added at the end.
 /// Types in `target` and `overlay` are normalized (lower case) by loading.
 pub(crate) fn merge(target: &mut Vec<Measurement>, overlay: &[Measurement], with_context: bool) {
     for m in overlay {
@@ -53,6 +55,14 @@ pub(crate) fn merge(target: &mut Vec<Measurement>, overlay: &[Measurement], with
             };
             for (key, value) in &s.data {
                 sub.data.insert(key.clone(), value.clone());
+                match s.severity.get(key) {
+                    Some(severity) => {
+                        sub.severity.insert(key.clone(), *severity);
+                    }
+                    None => {
+                        sub.severity.shift_remove(key);
+                    }
+                }
                 if with_context {
                     match s.context.get(key) {
                         Some(line) => {
@@ -71,12 +81,35 @@ pub(crate) fn merge(target: &mut Vec<Measurement>, overlay: &[Measurement], with
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eidos_plugin_api::{MeasurementType, Reading};
+    use crate::model::Severity;
+    use eidos_plugin_api::Reading;
+
+    #[derive(Clone, Copy)]
+    enum MeasurementType {
+        Os,
+        Gpu,
+    }
+
+    impl Measurement {
+        fn new(kind: MeasurementType, subtypes: Vec<Subtype>) -> Measurement {
+            let kind = match kind {
+                MeasurementType::Os => "os",
+                MeasurementType::Gpu => "gpu",
+            };
+            Measurement {
+                kind: kind.to_owned(),
+                subtypes,
+            }
+        }
+    }
 
     fn sub(name: &str, pairs: &[(&str, i64, Option<&str>)]) -> Subtype {
-        let mut s = Subtype::new(name);
+        let mut s = Subtype {
+            subtype: name.to_owned(),
+            ..Subtype::default()
+        };
         for (k, v, c) in pairs {
-            s.insert(*k, *v);
+            s.data.insert((*k).into(), Reading::Int(*v));
             if let Some(c) = c {
                 s.context.insert((*k).into(), (*c).into());
             }
@@ -162,5 +195,29 @@ mod tests {
         let mut out = copy_base(&original, true);
         merge(&mut out, &overlay, true);
         assert_eq!(original, base());
+    }
+
+    #[test]
+    fn severity_follows_the_value_that_set_it() {
+        let mut recommended = sub("sysctl", &[("a", 1, None), ("b", 2, None)]);
+        recommended
+            .severity
+            .insert("a".into(), Severity::Recommended);
+        recommended
+            .severity
+            .insert("b".into(), Severity::Recommended);
+        let base = vec![Measurement::new(MeasurementType::Os, vec![recommended])];
+        let mut overlay_sub = sub("sysctl", &[("a", 9, None)]);
+        overlay_sub.severity.clear();
+        let overlay = vec![Measurement::new(MeasurementType::Os, vec![overlay_sub])];
+        let mut out = copy_base(&base, false);
+        assert_eq!(out[0].subtypes[0].severity_of("a"), Severity::Recommended);
+        merge(&mut out, &overlay, false);
+        assert_eq!(
+            out[0].subtypes[0].severity_of("a"),
+            Severity::Required,
+            "restated without a severity: required"
+        );
+        assert_eq!(out[0].subtypes[0].severity_of("b"), Severity::Recommended);
     }
 }

@@ -3,11 +3,12 @@
 use crate::data::{self, OverlayData};
 use crate::key::OverlayKey;
 use crate::merge;
+use crate::model::RecipeMeasurement as Measurement;
 use crate::query::{ParsedQuery, Query};
 use crate::timestamp;
+use crate::validate::Provenance;
 use crate::walk;
 use crate::{LoadError, Recipe};
-use eidos_plugin_api::Measurement;
 use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -28,6 +29,8 @@ struct Overlay {
     key: OverlayKey,
     /// The `matchedRules` line, made once at load.
     rule: String,
+    /// Where its values come from, for validation reports: `FILE (KEY)`.
+    source: String,
     measurements: Vec<Measurement>,
 }
 
@@ -138,6 +141,7 @@ impl RecipeStore {
                     rule.push_str(d.trim());
                 }
                 Overlay {
+                    source: format!("{rel} ({})", o.key),
                     key: o.key,
                     rule,
                     measurements: o.measurements,
@@ -170,6 +174,21 @@ impl RecipeStore {
             matched_rules,
             measurements,
         }
+    }
+
+    /// Which file and rule set each value of the recipe for `query` (as [`RecipeStore::build`]
+    /// merges them): `base.yaml`, or `FILE (KEY)` of the last overlay that set it.
+    pub fn provenance(&self, query: &Query) -> Provenance {
+        let request = query.clone().normalized_leniently();
+        let parsed = ParsedQuery::new(&request);
+        let mut provenance = Provenance::default();
+        provenance.record(&self.base, BASE_FILE);
+        for overlay in &self.overlays {
+            if overlay.key.matches(&parsed) {
+                provenance.record(&overlay.measurements, &overlay.source);
+            }
+        }
+        provenance
     }
 
     /// How many overlays the store holds.

@@ -211,8 +211,8 @@ fn schemathesis_finds_no_failure_against_the_served_openapi_document() {
             "schemathesis ({mode} mode) found failures:\n{text}"
         );
         assert!(
-            text.contains("6 selected"),
-            "all six operations tested ({mode} mode):\n{text}"
+            text.contains("7 selected"),
+            "all seven operations tested ({mode} mode):\n{text}"
         );
     }
     let _ = stop.send(());

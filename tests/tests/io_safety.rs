@@ -34,7 +34,7 @@ fn copy_environment(template: &Command, cmd: &mut Command) {
 }
 
 /// `eidos recipe` with the recipe command's own variables cleared.
-fn recipe(dir: &PluginDir) -> Command {
+fn recipe(dir: &PluginDir) -> eidos_e2e::Hermetic {
     let mut cmd = eidos(&[dir.path()]);
     cmd.env_remove("EIDOS_RECIPES")
         .env_remove("EIDOS_FORMAT")

@@ -2,12 +2,11 @@
 //! commands do; the output format's precedence; errors that name their source; collectors that run
 //! only when asked for; `--require`; per-collector timeouts; `--help` headings.
 
-use eidos_e2e::{eidos, run, PluginDir, Run};
+use eidos_e2e::{eidos, run, Hermetic, PluginDir, Run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every variable eidos reads, cleared, with a private HOME so that no developer's config file or
-/// environment changes the results.
+/// A private HOME that a test can put files in, shared by the commands it runs.
 struct Env {
     home: tempfile::TempDir,
 }
@@ -19,26 +18,9 @@ impl Env {
         }
     }
 
-    fn eidos(&self, dirs: &[&Path]) -> Command {
+    /// The hermetic `eidos` command (every variable cleared), with this test's HOME.
+    fn eidos(&self, dirs: &[&Path]) -> Hermetic {
         let mut cmd = eidos(dirs);
-        for var in [
-            "EIDOS_FORMAT",
-            "EIDOS_COLLECTORS",
-            "EIDOS_REQUIRE",
-            "EIDOS_TIMEOUT",
-            "EIDOS_RECIPES",
-            "EIDOS_ADDR",
-            "PORT",
-            "EIDOS_RATE_LIMIT",
-            "EIDOS_RATE_BURST",
-            "EIDOS_REQUEST_TIMEOUT",
-            "EIDOS_SHUTDOWN_TIMEOUT",
-            "EIDOS_BODY_LIMIT",
-            "XDG_CONFIG_HOME",
-            "XDG_DATA_HOME",
-        ] {
-            cmd.env_remove(var);
-        }
         cmd.env("HOME", self.home.path());
         cmd
     }

@@ -14,27 +14,9 @@ use std::sync::Arc;
 /// `eidos recipe`.
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
-    /// Operating system (ubuntu, rhel, rocky, cos, amzn, debian, sles; or any).
-    #[arg(long)]
-    pub os: Option<String>,
-    /// Operating system version, e.g. 24.04.
-    #[arg(long, allow_hyphen_values = true)]
-    pub osv: Option<String>,
-    /// Kernel release, e.g. 6.8.0-1028-aws.
-    #[arg(long, allow_hyphen_values = true)]
-    pub kernel: Option<String>,
-    /// Kubernetes service (eks, gke, aks, oke, self-managed; or any).
-    #[arg(long)]
-    pub service: Option<String>,
-    /// Kubernetes version, e.g. 1.33 or v1.30.14-eks-3025e55.
-    #[arg(long, allow_hyphen_values = true)]
-    pub k8s: Option<String>,
-    /// GPU model (a100, l4, l40s, h100, h200, b200, gb200; or any).
-    #[arg(long)]
-    pub gpu: Option<String>,
-    /// Workload intent (training, inference; or any).
-    #[arg(long)]
-    pub intent: Option<String>,
+    /// The query.
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Include a one-line explanation for every value.
     #[arg(long)]
     pub context: bool,
@@ -56,12 +38,38 @@ pub struct RecipeArgs {
     pub output: Option<PathBuf>,
 }
 
+/// The recipe query flags, shared by `eidos recipe` and `eidos validate`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Operating system (ubuntu, rhel, rocky, cos, amzn, debian, sles; or any).
+    #[arg(long)]
+    pub os: Option<String>,
+    /// Operating system version, e.g. 24.04.
+    #[arg(long, allow_hyphen_values = true)]
+    pub osv: Option<String>,
+    /// Kernel release, e.g. 6.8.0-1028-aws.
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel: Option<String>,
+    /// Kubernetes service (eks, gke, aks, oke, self-managed; or any).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Kubernetes version, e.g. 1.33 or v1.30.14-eks-3025e55.
+    #[arg(long, allow_hyphen_values = true)]
+    pub k8s: Option<String>,
+    /// GPU model (a100, l4, l40s, h100, h200, b200, gb200; or any).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Workload intent (training, inference; or any).
+    #[arg(long)]
+    pub intent: Option<String>,
+}
+
 /// Runs `eidos recipe`.
 pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, args.output.as_deref())?;
 
-    let mut query = flag_query(args)?;
+    let mut query = flag_query(&args.query, args.context)?;
     if let Some(path) = &args.snapshot {
         let derived = derive_from_snapshot(path)?;
         tracing::debug!(?derived, "query derived from the snapshot");
@@ -82,7 +90,7 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
 }
 
 /// The query the flags state; errors name the flag.
-fn flag_query(args: &RecipeArgs) -> CliResult<Query> {
+pub(crate) fn flag_query(args: &QueryArgs, context: bool) -> CliResult<Query> {
     let flags = [
         ("os", &args.os),
         ("osv", &args.osv),
@@ -95,7 +103,7 @@ fn flag_query(args: &RecipeArgs) -> CliResult<Query> {
     let pairs = flags
         .iter()
         .filter_map(|(name, value)| value.as_deref().map(|v| (*name, v)))
-        .chain(args.context.then_some(("context", "true")));
+        .chain(context.then_some(("context", "true")));
     Query::from_pairs(pairs).map_err(flag_error)
 }
 
@@ -112,13 +120,19 @@ fn flag_error(e: QueryError) -> CliError {
 
 /// Reads a snapshot (YAML or JSON, at most 64 MiB) and derives a query from it.
 fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
-    let snapshot = crate::input::read_snapshot(path).map_err(CliError::usage)?;
+    let snapshot = read_snapshot(path)?;
     Query::try_from_snapshot(&snapshot)
         .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
 }
 
+/// Reads a snapshot through the one shared reader (capped, our format or the Go tool's);
+/// errors are usage errors naming the file.
+pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot> {
+    crate::input::read_snapshot(path).map_err(CliError::usage)
+}
+
 /// The recipe data: from `--recipes DIR`, else built in.
-fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
+pub(crate) fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
     match dir {
         Some(dir) => RecipeStore::load_dir(dir)
             .map(Arc::new)
@@ -128,7 +142,7 @@ fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
     }
 }
 
-fn output_error(e: OutputError) -> CliError {
+pub(crate) fn output_error(e: OutputError) -> CliError {
     match e {
         OutputError::UnknownFormat(_) => CliError::usage(e),
         other => CliError::runtime(other),

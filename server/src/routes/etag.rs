@@ -19,7 +19,7 @@ pub fn of_recipe(recipe: &Recipe) -> String {
         builder_version: &'a str,
         request: &'a eidos_recipes::Query,
         matched_rules: &'a [String],
-        measurements: &'a [eidos_plugin_api::Measurement],
+        measurements: &'a [eidos_recipes::RecipeMeasurement],
     }
     let content = Content {
         payload_version: &recipe.payload_version,

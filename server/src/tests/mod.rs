@@ -13,3 +13,4 @@ mod lifecycle;
 mod limits;
 mod memory;
 mod probes;
+mod validate_api;
