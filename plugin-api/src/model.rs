@@ -333,25 +333,17 @@ impl Snapshot {
 mod tests {
     use super::*;
 
-    const REFERENCE: &str = "../../shared/reference/h100-eks-snapshot.yaml";
-
-    fn reference() -> Option<String> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(REFERENCE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Some(text),
-            Err(e) => panic!(
-                "the reference snapshot {} is needed by this test (../shared beside the checkout): {e}",
-                path.display()
-            ),
-        }
+    /// The shared fixture in the original Go tool's format.
+    fn reference() -> &'static str {
+        eidos_test_fixtures::H100_EKS_GO_YAML
     }
 
     #[test]
     fn reference_snapshot_round_trips_through_yaml_without_loss() {
-        let text = reference().unwrap();
-        let snap: Snapshot = serde_yaml::from_str(&text).unwrap();
+        let text = reference();
+        let snap: Snapshot = serde_yaml::from_str(text).unwrap();
         let written = serde_yaml::to_string(&snap).unwrap();
-        let original: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let original: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
         let again: serde_yaml::Value = serde_yaml::from_str(&written).unwrap();
         assert_eq!(original, again, "yaml round trip changed the document");
         // Key order is kept, not just the set of keys.
@@ -370,7 +362,7 @@ mod tests {
 
     #[test]
     fn reference_snapshot_keeps_types_exactly() {
-        let snap: Snapshot = serde_yaml::from_str(&reference().unwrap()).unwrap();
+        let snap: Snapshot = serde_yaml::from_str(reference()).unwrap();
         let systemd = |k: &str| snap.reading(MeasurementType::SystemD, "containerd.service", k);
         assert_eq!(systemd("BlockIOWeight"), Some(&Reading::Uint(u64::MAX)));
         assert_eq!(systemd("CPUAccounting"), Some(&Reading::Bool(true)));
@@ -379,6 +371,19 @@ mod tests {
             Some(&Reading::Str("0".into()))
         );
         assert_eq!(systemd("CoredumpFilter"), Some(&Reading::Int(51)));
+        // A quoted negative number stays text; an unquoted big one stays an integer.
+        assert_eq!(
+            systemd("OOMScoreAdjust"),
+            Some(&Reading::Str("-999".into()))
+        );
+        assert_eq!(
+            systemd("CPUUsageNSec"),
+            Some(&Reading::Int(84_211_905_331_000))
+        );
+        assert_eq!(
+            snap.reading(MeasurementType::Os, "sysctl", "/proc/sys/fs/file-nr"),
+            Some(&Reading::Str("21888\t0\t9223372036854775807".into()))
+        );
         assert_eq!(
             snap.reading(MeasurementType::Gpu, "smi", "cuda-version"),
             Some(&Reading::Str("12.8".into()))
@@ -391,12 +396,12 @@ mod tests {
             snap.reading(MeasurementType::Os, "kmod", "autofs4"),
             Some(&Reading::Bool(true))
         );
-        assert_eq!(snap.metadata.snapshot_version.as_deref(), Some("0.6.8"));
+        assert_eq!(snap.metadata.snapshot_version.as_deref(), Some("0.7.1"));
     }
 
     #[test]
     fn reference_snapshot_round_trips_through_json() {
-        let snap: Snapshot = serde_yaml::from_str(&reference().unwrap()).unwrap();
+        let snap: Snapshot = serde_yaml::from_str(reference()).unwrap();
         let json = serde_json::to_string(&snap).unwrap();
         assert!(json.contains("\"BlockIOWeight\":18446744073709551615"));
         let back: Snapshot = serde_json::from_str(&json).unwrap();

@@ -169,16 +169,12 @@ mod tests {
 
     #[test]
     fn the_reference_snapshot_gives_eks_h100() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/reference/h100-eks-snapshot.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("the reference snapshot {} is needed: {e}", path.display()));
-        let snap: Snapshot = serde_yaml::from_str(&text).unwrap();
+        let snap: Snapshot = serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
         let q = Query::try_from_snapshot(&snap).unwrap();
         assert_eq!(
             q,
             Query {
-                kernel: Some("6.8.0-1024-aws".into()),
+                kernel: Some("6.8.0-1031-aws".into()),
                 service: Some("eks".into()),
                 k8s: Some("1.30.14-eks-3025e55".into()),
                 gpu: Some("h100".into()),

@@ -24,15 +24,10 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The reference snapshot made by the original Go eidos on an H100 EKS node.
+/// The shared snapshot fixture in the original Go tool's format (an H100 EKS node), a file in
+/// the repository.
 pub fn reference_snapshot() -> PathBuf {
-    let path = workspace_root().join("../shared/reference/h100-eks-snapshot.yaml");
-    assert!(
-        path.is_file(),
-        "the reference snapshot {} is missing (../shared beside the checkout)",
-        path.display()
-    );
-    path
+    eidos_test_fixtures::h100_eks_go_path()
 }
 
 /// The built `eidos` binary.

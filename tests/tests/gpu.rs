@@ -106,6 +106,65 @@ fn the_fake_nvml_gives_a_gpu_measurement_with_go_compatible_summary_keys() {
     );
 }
 
+/// Eight GPUs whose every NVML call takes 1 ms and whose GPU 5 has fallen off the bus (its memory
+/// query fails), set through the fake's environment: the snapshot lists the GPUs in index order,
+/// each with its own values, and only GPU 5 lacks its memory, with a warning that names it.
+#[test]
+fn eight_gpus_come_out_in_index_order_and_a_failing_gpu_warns_for_itself_only() {
+    let dir = PluginDir::with(PLUGINS);
+    let fake = built_library("fixture_fake_nvml");
+    let out = run(eidos(&[dir.path()])
+        .env("FAKE_NVML_GPU_COUNT", "8")
+        .env("FAKE_NVML_LATENCY_US", "1000")
+        .env("FAKE_NVML_FAIL_GPU", "5")
+        .args(["snapshot", "--collectors", "gpu", "-f", "json", "--set"])
+        .arg(format!("gpu.nvml={}", fake.display())));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(gpu_report(&doc)["status"], "ok", "{doc:#}");
+
+    let gpu = doc["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "gpu")
+        .unwrap();
+    let names: Vec<_> = gpu["subtypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subtype"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["smi", "gpu-0", "gpu-1", "gpu-2", "gpu-3", "gpu-4", "gpu-5", "gpu-6", "gpu-7"]
+    );
+    for index in 0..8 {
+        let data = &subtype(&doc, &format!("gpu-{index}"))["data"];
+        assert_eq!(data["index"], index);
+        assert_eq!(
+            data["uuid"],
+            format!("GPU-00000000-fake-4000-8000-00000000000{index}")
+        );
+        assert_eq!(
+            data.get("memory-total-mib").is_some(),
+            index != 5,
+            "GPU {index}: {data}"
+        );
+    }
+    let warnings: Vec<_> = gpu_report(&doc)["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .filter(|w| !w.contains("power-limit-default-watts"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["GPU 5: memory-total-mib left out: device fell off the bus or has otherwise become inacessible"]
+    );
+}
+
 #[test]
 fn a_bad_gpu_option_fails_the_snapshot_naming_the_option() {
     let dir = PluginDir::with(PLUGINS);

@@ -185,7 +185,7 @@ fn the_reference_snapshot_derives_the_query_and_flags_override_it() {
     assert_eq!(
         doc["request"],
         serde_json::json!({
-            "kernel": "6.8.0-1024-aws",
+            "kernel": "6.8.0-1031-aws",
             "service": "eks",
             "k8s": "1.30.14-eks-3025e55",
             "gpu": "h100",

@@ -8,7 +8,10 @@
 //! collection and shut down at its end. No library, a library that is not NVML, no driver, or no
 //! GPUs is "not applicable", with NVML's reason. A query this GPU or driver does not support is
 //! left out; a query that fails is left out with a warning. Neither stops the collection.
+//! The GPUs are read concurrently ([`concurrent`], at most [`MAX_READER_THREADS`] at a time); the
+//! subtypes and warnings come out in NVML's index order, as a read one GPU after another gives.
 
+pub mod concurrent;
 pub mod facts;
 pub mod library;
 pub mod mapping;
@@ -96,15 +99,30 @@ fn read_all(
 ) -> Result<(facts::SystemFacts, Vec<facts::GpuFacts>), CollectError> {
     let system = reader::read_system(nvml)
         .map_err(|e| CollectError::failed(format!("NVML could not count the GPUs: {e}")))?;
+    if system.gpu_count > MAX_GPUS {
+        return Err(CollectError::failed(format!(
+            "NVML reports {} GPUs, more than the {MAX_GPUS} a node can have: is gpu.nvml a real NVML library?",
+            system.gpu_count
+        )));
+    }
     let gpus = read_gpus(nvml, system.gpu_count, serials, ctx)?;
     Ok((system, gpus))
 }
 
-/// Reads every GPU, one thread per GPU: each NVML query is a round trip to the driver (about
-/// 20 ms for all of one H200's queries), and NVML is thread-safe, so the GPUs' reads can overlap
-/// instead of adding up. Each thread checks for
-/// cancellation before its GPU; the collection returns `Cancelled` if it was asked to stop. If a
-/// thread cannot be started, that GPU is read on this thread.
+/// The most GPUs a collection accepts from NVML's count; more means the library is not a real
+/// NVML, and reading them would hold that many GPUs' values in memory.
+pub const MAX_GPUS: u32 = 1024;
+
+/// The most GPUs read at the same time. Eight-GPU nodes are the norm and sixteen the most seen;
+/// the bound keeps a library reporting an absurd GPU count from starting as many threads.
+pub const MAX_READER_THREADS: usize = 16;
+
+/// Reads every GPU, up to [`MAX_READER_THREADS`] at a time: each NVML query is a round trip to
+/// the driver (about 20 ms for all of one H200's queries), and NVML is thread-safe, so the GPUs'
+/// reads overlap instead of adding up. The results keep NVML's index order. Cancellation is
+/// checked before each GPU and before its per-link and per-MIG sweeps; the collection returns
+/// `Cancelled` if it was asked to stop. A GPU whose reader thread panicked is reported with that
+/// failure; the others are read on.
 fn read_gpus(
     nvml: &nvml_wrapper::Nvml,
     count: u32,
@@ -112,38 +130,23 @@ fn read_gpus(
     ctx: &CollectContext<'_>,
 ) -> Result<Vec<facts::GpuFacts>, CollectError> {
     ctx.check_cancelled()?;
-    let read_one = |index: u32| -> Option<facts::GpuFacts> {
-        let cancelled = || ctx.is_cancelled();
-        (!cancelled()).then(|| reader::read_gpu(nvml, index, serials, &cancelled))
-    };
-    let results: Vec<Option<facts::GpuFacts>> = std::thread::scope(|scope| {
-        let spawned: Vec<_> = (0..count)
-            .map(|index| {
-                let thread = std::thread::Builder::new()
-                    .name(format!("eidos-gpu-{index}"))
-                    .spawn_scoped(scope, move || read_one(index));
-                (index, thread)
-            })
-            .collect();
-        spawned
-            .into_iter()
-            .map(|(index, thread)| match thread {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    let mut failed = facts::GpuFacts::unsupported(index);
-                    failed.name = Err(facts::Unavailable::Failed(
-                        "reading this GPU panicked".to_owned(),
-                    ));
-                    Some(failed)
-                }),
-                Err(_) => read_one(index),
-            })
-            .collect()
+    let cancelled = || ctx.is_cancelled();
+    let results = concurrent::read_in_index_order(count, MAX_READER_THREADS, cancelled, |index| {
+        reader::read_gpu(nvml, index, serials, &cancelled)
     });
     ctx.check_cancelled()?;
-    results
-        .into_iter()
-        .map(|gpu| gpu.ok_or(CollectError::Cancelled))
-        .collect()
+    Ok((0..count)
+        .zip(results)
+        .map(|(index, gpu)| {
+            gpu.unwrap_or_else(|| {
+                let mut lost = facts::GpuFacts::unsupported(index);
+                lost.name = Err(facts::Unavailable::Failed(
+                    "reading this GPU panicked".to_owned(),
+                ));
+                lost
+            })
+        })
+        .collect())
 }
 
 eidos_plugin_api::export_collector!(GpuCollector);

@@ -453,22 +453,38 @@ mod tests {
         assert!(get(gpu1, "nvlink.active-links").is_none());
     }
 
-    /// The Go tool's `smi` subtype from a real H100 node: every key it wrote must come out of
-    /// the mapping under the same name with the same value, given the same NVML values.
+    /// The keys the Go tool writes in its GPU `smi` summary (a fact about its format). The shared
+    /// fixture must hold all of them, so that the comparison below covers the whole summary.
+    const GO_SUMMARY_KEYS: [&str; 11] = [
+        "cuda-version",
+        "driver",
+        "gpu-count",
+        "gpu.addressing-mode",
+        "gpu.display-active",
+        "gpu.display-mode",
+        "gpu.gsp-firmware-version",
+        "gpu.model",
+        "gpu.persistence-mode",
+        "gpu.product-architecture",
+        "gpu.vbios-version",
+    ];
+
+    /// The `smi` subtype of the shared fixture in the Go tool's format: every key it holds must
+    /// come out of the mapping under the same name with the same value, given the NVML values of
+    /// the same node.
     #[test]
     fn every_key_of_the_go_tools_gpu_summary_is_produced_with_the_same_value() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/reference/h100-eks-snapshot.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("the reference snapshot {} is needed: {e}", path.display()));
-        let snapshot: eidos_plugin_api::Snapshot = serde_yaml::from_str(&text).unwrap();
+        let snapshot: eidos_plugin_api::Snapshot =
+            serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
         let go = snapshot
             .measurement(eidos_plugin_api::MeasurementType::Gpu)
             .and_then(|m| m.subtype("smi"))
-            .expect("the reference has a GPU smi subtype");
+            .expect("the fixture has a GPU smi subtype");
+        let go_keys: Vec<&str> = go.data.keys().map(String::as_str).collect();
+        assert_eq!(go_keys, GO_SUMMARY_KEYS, "the fixture's summary keys");
 
-        // The same node as NVML would report it: H100 80GB HBM3, driver 570.133.20, CUDA 12.8,
-        // HMM addressing, persistence off, display mode on but not active.
+        // The fixture's node as NVML would report it: eight H100 80GB HBM3, driver 570.133.20,
+        // CUDA 12.8, HMM addressing, persistence on, display mode off.
         let system = SystemFacts {
             driver_version: Ok("570.133.20".into()),
             cuda_driver_version: Ok(12080),
@@ -479,10 +495,10 @@ mod tests {
             .map(|i| {
                 let mut gpu = h200(i);
                 gpu.name = Ok("NVIDIA H100 80GB HBM3".into());
-                gpu.vbios_version = Ok("96.00.BC.00.01".into());
+                gpu.vbios_version = Ok("96.00.74.00.1C".into());
                 gpu.gsp_firmware_version = Ok("570.133.20".into());
-                gpu.persistence_mode = Ok(false);
-                gpu.display_mode = Ok(true);
+                gpu.persistence_mode = Ok(true);
+                gpu.display_mode = Ok(false);
                 gpu.display_active = Ok(false);
                 gpu.addressing_mode = Ok(1);
                 gpu

@@ -2,12 +2,12 @@
 //! (`tests/fixtures/fake-nvml`): a cdylib exporting part of the NVML C API with `nvml.h`'s
 //! signatures and return codes, answering with values recorded on an H200. Functions it does not
 //! export stand for an older driver's missing ones. This tests loading, initialisation, the reader,
-//! the mapping, shutdown and cancellation without a GPU; `scripts/gpu-check.sh` checks the real
-//! library on a GPU machine.
+//! the mapping, shutdown, cancellation and the concurrent reading of many GPUs without a GPU;
+//! `scripts/gpu-check.sh` checks the real library on a GPU machine.
 
-use eidos_collector_gpu::GpuCollector;
+use eidos_collector_gpu::{library, mapping, reader, GpuCollector};
 use eidos_plugin_api::{
-    CancelToken, CollectContext, CollectError, Collector, Outcome, Reading, Subtype,
+    CancelToken, CollectContext, CollectError, Collection, Collector, Outcome, Reading, Subtype,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,12 +62,63 @@ impl FakeNvml {
         }
     }
 
+    /// Calls one of the fixture's `fake_nvml_set_*(u32)` functions.
+    fn set(&self, symbol: &[u8], value: u32) {
+        unsafe {
+            let set: libloading::Symbol<unsafe extern "C" fn(u32)> = self.lib.get(symbol).unwrap();
+            set(value);
+        }
+    }
+
     /// Makes every `nvmlDeviceGetName` take `ms` milliseconds.
     fn set_name_delay(&self, ms: u32) {
+        self.set(b"fake_nvml_set_name_delay", ms);
+    }
+
+    /// Makes every NVML call take `us` microseconds (from the next init).
+    fn set_latency_us(&self, us: u32) {
+        self.set(b"fake_nvml_set_latency_us", us);
+    }
+
+    /// Makes GPU `index`'s memory query fail with NVML_ERROR_GPU_IS_LOST (from the next init).
+    fn set_failing_gpu(&self, index: u32) {
+        self.set(b"fake_nvml_set_failing_gpu", index);
+    }
+
+    /// Makes every call about GPU `index` take `ms` milliseconds more.
+    fn set_slow_gpu(&self, index: u32, ms: u32) {
         unsafe {
-            let set: libloading::Symbol<unsafe extern "C" fn(u32)> =
-                self.lib.get(b"fake_nvml_set_name_delay").unwrap();
-            set(ms);
+            let set: libloading::Symbol<unsafe extern "C" fn(u32, u32)> =
+                self.lib.get(b"fake_nvml_set_slow_gpu").unwrap();
+            set(index, ms);
+        }
+    }
+
+    /// The most NVML calls that were in progress at once so far.
+    fn max_in_flight(&self) -> u32 {
+        unsafe {
+            let get: libloading::Symbol<unsafe extern "C" fn() -> u32> =
+                self.lib.get(b"fake_nvml_max_in_flight").unwrap();
+            get()
+        }
+    }
+
+    /// The measurement the collector would give if it read the GPUs one after another on this
+    /// thread, as it did before it read them concurrently: the reference for the concurrent read.
+    fn read_sequentially(&self, serials: bool) -> mapping::Mapped {
+        let nvml = library::open(self.path.to_str().unwrap()).unwrap();
+        let system = reader::read_system(&nvml).unwrap();
+        let gpus: Vec<_> = (0..system.gpu_count)
+            .map(|index| reader::read_gpu(&nvml, index, serials, &|| false))
+            .collect();
+        nvml.shutdown().unwrap();
+        mapping::map_all(&system, &gpus)
+    }
+
+    fn collected(&self, extra: &[(&str, &str)]) -> Collection {
+        match self.collect(extra, false) {
+            Ok(Outcome::Collected(c)) => c,
+            other => panic!("not collected: {other:?}"),
         }
     }
 
@@ -217,6 +268,18 @@ fn no_gpus_is_not_applicable_and_nvml_is_still_shut_down() {
 }
 
 #[test]
+fn an_absurd_gpu_count_is_a_failure_and_nvml_is_still_shut_down() {
+    let fake = FakeNvml::new(100_000, SUCCESS);
+    match fake.collect(&[], false) {
+        Err(CollectError::Failed(reason)) => {
+            assert!(reason.contains("NVML reports 100000 GPUs"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.calls(), (1, 1));
+}
+
+#[test]
 fn cancellation_before_the_first_gpu_stops_and_nvml_is_shut_down() {
     let fake = FakeNvml::new(4, SUCCESS);
     assert_eq!(fake.collect(&[], true), Err(CollectError::Cancelled));
@@ -239,4 +302,87 @@ fn cancellation_while_reading_gpus_stops_and_nvml_is_shut_down() {
     });
     assert_eq!(result, Err(CollectError::Cancelled));
     assert_eq!(fake.calls(), (1, 1));
+}
+
+/// Eight GPUs read concurrently give the subtypes and warnings, in the same order and with the
+/// same values, that reading them one after another gives. GPU 0 is made slow (each of its calls
+/// takes 10 ms more), so it finishes last: results kept in the order the GPUs finished would put it
+/// at the end. The fake counts calls in progress at once: more than one shows the reads overlapped.
+#[test]
+fn eight_gpus_read_concurrently_give_what_a_sequential_read_gives_in_index_order() {
+    let fake = FakeNvml::new(8, SUCCESS);
+    fake.set_latency_us(1000);
+    fake.set_slow_gpu(0, 10);
+    let c = fake.collected(&[("serials", "true")]);
+    assert!(
+        fake.max_in_flight() > 1,
+        "the GPUs were read one after another (never more than one NVML call at a time)"
+    );
+    assert_eq!(fake.calls(), (1, 1), "NVML initialised once and shut down");
+
+    let subtypes = &c.measurements[0].subtypes;
+    let names: Vec<_> = subtypes.iter().map(|s| s.subtype.as_str()).collect();
+    assert_eq!(
+        names,
+        ["smi", "gpu-0", "gpu-1", "gpu-2", "gpu-3", "gpu-4", "gpu-5", "gpu-6", "gpu-7"]
+    );
+    for (index, gpu) in subtypes[1..].iter().enumerate() {
+        assert_eq!(gpu.data["index"], Reading::Int(index as i64));
+        assert_eq!(
+            text(gpu, "uuid"),
+            format!("GPU-00000000-fake-4000-8000-00000000000{index}")
+        );
+        assert_eq!(text(gpu, "serial"), format!("165000000000{index}"));
+        assert_eq!(gpu.data["memory-total-mib"], Reading::Int(143_771));
+    }
+    let smi = &subtypes[0];
+    assert_eq!(smi.data["gpu-count"], Reading::Int(8));
+    assert_eq!(text(smi, "gpu.model"), "NVIDIA H200");
+
+    let sequential = fake.read_sequentially(true);
+    assert_eq!(*subtypes, sequential.subtypes);
+    assert_eq!(c.warnings, sequential.warnings);
+    let expected: Vec<_> = (0..8)
+        .map(|i| {
+            format!(
+                "GPU {i}: power-limit-default-watts left out: an internal driver error occurred"
+            )
+        })
+        .collect();
+    assert_eq!(c.warnings, expected);
+}
+
+/// One of eight GPUs read concurrently has fallen off the bus (its memory query fails): that GPU
+/// alone lacks the field and has a warning; the other seven are complete.
+#[test]
+fn a_failing_gpu_among_eight_read_concurrently_warns_for_that_gpu_only() {
+    let fake = FakeNvml::new(8, SUCCESS);
+    fake.set_latency_us(200);
+    fake.set_failing_gpu(5);
+    let c = fake.collected(&[]);
+    let m = &c.measurements[0];
+    for index in 0..8 {
+        let gpu = m.subtype(&format!("gpu-{index}")).unwrap();
+        assert_eq!(
+            gpu.data.contains_key("memory-total-mib"),
+            index != 5,
+            "GPU {index}: {:?}",
+            gpu.data
+        );
+        assert_eq!(text(gpu, "model"), "NVIDIA H200", "GPU {index}");
+    }
+    let mut expected: Vec<_> = (0..8)
+        .map(|i| {
+            format!(
+                "GPU {i}: power-limit-default-watts left out: an internal driver error occurred"
+            )
+        })
+        .collect();
+    expected.insert(
+        5,
+        "GPU 5: memory-total-mib left out: device fell off the bus or has otherwise become inacessible"
+            .to_owned(),
+    );
+    assert_eq!(c.warnings, expected);
+    assert_eq!(c.warnings, fake.read_sequentially(false).warnings);
 }

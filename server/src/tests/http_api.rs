@@ -6,11 +6,8 @@ use serde_json::{json, Value};
 const RECIPE: &str = "/v1/recipe?os=ubuntu&gpu=h100&service=eks";
 
 fn reference_snapshot_json() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/h100-eks-snapshot.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the reference snapshot {}: {e}", path.display()));
-    serde_yaml::from_str(&text).expect("the reference snapshot is YAML")
+    serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML)
+        .expect("the reference snapshot is YAML")
 }
 
 #[tokio::test]
