@@ -19,6 +19,7 @@ Exit codes:
   0  success
   1  runtime failure (a collector failed or timed out, a file could not be written …)
   2  usage error (bad flag or value, unknown collector or format, bad --set option)
+  3  a check found a problem (eidos validate: a required constraint failed)
 
 Data goes to standard output (or --output FILE); logs go to standard error.";
 
@@ -80,6 +81,9 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Serve the recipe engine as an HTTP API.
     Serve(crate::commands::serve::ServeArgs),
+    /// Check a node (a snapshot, or this node now) against its recipe: exit 3 when a required
+    /// constraint fails.
+    Validate(crate::commands::validate::ValidateArgs),
 }
 
 /// `eidos config …`.

@@ -8,12 +8,16 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for a usage error (bad flag, unknown collector or format, bad `--set`).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a check that found a problem (`eidos validate`: a required constraint failed).
+pub const EXIT_CHECK_FAILED: u8 = 3;
 
 /// An error that ends the command, with the exit code it maps to.
 #[derive(Debug)]
 pub struct CliError {
-    /// Usage errors exit 2, everything else 1.
+    /// Usage errors exit 2, everything else 1 (unless `check_failed`).
     pub usage: bool,
+    /// A check found a problem: exit 3 (the command's output says what).
+    pub check_failed: bool,
     /// What went wrong, with context.
     pub error: anyhow::Error,
 }
@@ -23,6 +27,7 @@ impl CliError {
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         CliError {
             usage: true,
+            check_failed: false,
             error: error.into(),
         }
     }
@@ -31,13 +36,25 @@ impl CliError {
     pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
         CliError {
             usage: false,
+            check_failed: false,
+            error: error.into(),
+        }
+    }
+
+    /// A check found a problem (exit code 3): the run worked, the node is not as it should be.
+    pub fn check_failed(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            usage: false,
+            check_failed: true,
             error: error.into(),
         }
     }
 
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
-        if self.usage {
+        if self.check_failed {
+            EXIT_CHECK_FAILED
+        } else if self.usage {
             EXIT_USAGE
         } else {
             EXIT_FAILURE

@@ -48,5 +48,6 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
         Command::Completion(args) => commands::completion::run(args),
         Command::Serve(args) => commands::serve::run(args, &ctx.config),
+        Command::Validate(args) => commands::validate::run(&ctx, args),
     }
 }

@@ -6,6 +6,7 @@ pub mod plugins;
 pub mod recipe;
 pub mod serve;
 pub mod snapshot;
+pub mod validate;
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;

@@ -16,6 +16,32 @@ use std::sync::Arc;
 /// `eidos recipe`.
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
+    /// The query.
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Include a one-line explanation for every value.
+    #[arg(long)]
+    pub context: bool,
+    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads
+    /// standard input); flags override what it implies.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
+    /// data built into eidos (default: the config file's `recipes`, else built in).
+    #[arg(long, value_name = "DIR", env = "EIDOS_RECIPES")]
+    pub recipes: Option<PathBuf>,
+    /// Output format, by the names serializer plugins declare (default: from --output's
+    /// extension, else the config file's `format`, else yaml).
+    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
+    pub format: Option<String>,
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The recipe query flags, shared by `eidos recipe` and `eidos validate`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
     /// Operating system (ubuntu, rhel, rocky, cos, amzn, debian, sles; or any).
     #[arg(long)]
     pub os: Option<String>,
@@ -37,24 +63,6 @@ pub struct RecipeArgs {
     /// Workload intent (training, inference; or any).
     #[arg(long)]
     pub intent: Option<String>,
-    /// Include a one-line explanation for every value.
-    #[arg(long)]
-    pub context: bool,
-    /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads
-    /// standard input); flags override what it implies.
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<PathBuf>,
-    /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
-    /// data built into eidos (default: the config file's `recipes`, else built in).
-    #[arg(long, value_name = "DIR", env = "EIDOS_RECIPES")]
-    pub recipes: Option<PathBuf>,
-    /// Output format, by the names serializer plugins declare (default: from --output's
-    /// extension, else the config file's `format`, else yaml).
-    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
-    pub format: Option<String>,
-    /// Write to FILE (atomically) instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
 }
 
 /// Runs `eidos recipe`.
@@ -66,7 +74,7 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
         args.output.as_deref(),
     )?;
 
-    let mut query = flag_query(args)?;
+    let mut query = flag_query(&args.query, args.context)?;
     if let Some(path) = &args.snapshot {
         let derived = derive_from_snapshot(path)?;
         tracing::debug!(?derived, "query derived from the snapshot");
@@ -86,7 +94,7 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
 }
 
 /// The query the flags state; errors name the flag.
-fn flag_query(args: &RecipeArgs) -> CliResult<Query> {
+pub(crate) fn flag_query(args: &QueryArgs, context: bool) -> CliResult<Query> {
     let flags = [
         ("os", &args.os),
         ("osv", &args.osv),
@@ -99,7 +107,7 @@ fn flag_query(args: &RecipeArgs) -> CliResult<Query> {
     let pairs = flags
         .iter()
         .filter_map(|(name, value)| value.as_deref().map(|v| (*name, v)))
-        .chain(args.context.then_some(("context", "true")));
+        .chain(context.then_some(("context", "true")));
     Query::from_pairs(pairs).map_err(flag_error)
 }
 
@@ -116,6 +124,14 @@ fn flag_error(e: QueryError) -> CliError {
 
 /// Reads a snapshot (YAML or JSON) and derives a query from it.
 fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
+    let snapshot = read_snapshot(path)?;
+    Query::try_from_snapshot(&snapshot)
+        .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
+}
+
+/// Reads a snapshot file (YAML or JSON; `-` is standard input); errors are usage errors naming
+/// the file.
+pub(crate) fn read_snapshot(path: &Path) -> CliResult<Snapshot> {
     let text = if path == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
@@ -125,10 +141,8 @@ fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
         std::fs::read_to_string(path)
             .map_err(|e| usage_error!("cannot read the snapshot {}: {e}", path.display()))?
     };
-    let snapshot = parse_snapshot(&text)
-        .map_err(|reason| usage_error!("{} is not a valid snapshot: {reason}", path.display()))?;
-    Query::try_from_snapshot(&snapshot)
-        .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
+    parse_snapshot(&text)
+        .map_err(|reason| usage_error!("{} is not a valid snapshot: {reason}", path.display()))
 }
 
 /// Parses snapshot text: JSON when it starts with `{`, YAML otherwise.
@@ -148,7 +162,7 @@ fn parse_snapshot(text: &str) -> Result<Snapshot, String> {
 }
 
 /// The recipe data: from `--recipes DIR`, else built in.
-fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
+pub(crate) fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
     match dir {
         Some(dir) => RecipeStore::load_dir(dir)
             .map(Arc::new)
@@ -158,7 +172,7 @@ fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
     }
 }
 
-fn output_error(e: OutputError) -> CliError {
+pub(crate) fn output_error(e: OutputError) -> CliError {
     match e {
         OutputError::UnknownFormat(_) => CliError::usage(e),
         other => CliError::runtime(other),

@@ -14,6 +14,31 @@ use eidos_plugin_api::{PluginKind, Snapshot};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// What to collect: the collector flags `eidos snapshot` and `eidos validate` share.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection<'a> {
+    /// `--collectors` (empty: the config file's default-collectors, else every collector).
+    pub collectors: &'a [String],
+    /// `--set NAME.KEY=VALUE` options.
+    pub set: &'a [String],
+    /// `--timeout` (default: the config file's, else 5s).
+    pub timeout: Option<std::time::Duration>,
+    /// `--best-effort`: keep going past failures and mark the snapshot incomplete.
+    pub best_effort: bool,
+}
+
+impl<'a> Collection<'a> {
+    /// The collection `eidos snapshot ARGS` asks for.
+    pub fn of(args: &'a SnapshotArgs) -> Collection<'a> {
+        Collection {
+            collectors: &args.collectors,
+            set: &args.set,
+            timeout: args.timeout,
+            best_effort: args.best_effort,
+        }
+    }
+}
+
 /// Runs `eidos snapshot`.
 pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     let mut registry = ctx.registry()?;
@@ -22,7 +47,18 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
         args.format.as_deref(),
         args.output.as_deref(),
     )?;
-    let timeout = match args.timeout {
+    let snapshot = take(ctx, &mut registry, Collection::of(args))?;
+    let document = serde_json::to_value(&snapshot)
+        .context("encoding the snapshot")
+        .map_err(CliError::runtime)?;
+    let bytes = output::render(&mut registry, document, &format).map_err(output_error)?;
+    output::emit(&bytes, args.output.as_deref()).map_err(output_error)
+}
+
+/// Runs the selected collectors concurrently and assembles the snapshot of this node. Without
+/// `best_effort`, the first failure is an error (exit 1); a bad option is a usage error.
+pub fn take(ctx: &Context, registry: &mut Registry, what: Collection<'_>) -> CliResult<Snapshot> {
+    let timeout = match what.timeout {
         Some(t) => t,
         None => ctx
             .config
@@ -31,10 +67,10 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
             .unwrap_or(DEFAULT_TIMEOUT),
     };
 
-    let jobs = select_collectors(ctx, &mut registry, args)?;
+    let jobs = select_collectors(ctx, registry, what)?;
     let settings = Settings {
         timeout,
-        best_effort: args.best_effort,
+        best_effort: what.best_effort,
         host_root: std::env::var("EIDOS_HOST_ROOT").unwrap_or_else(|_| "/".to_owned()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,7 +98,7 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
         ));
     }
     let failures: Vec<&JobResult> = results.iter().filter(|r| r.is_failure()).collect();
-    if !args.best_effort {
+    if !what.best_effort {
         if let Some(failed) = failures.first() {
             return Err(CliError::runtime(anyhow::anyhow!(
                 "collector {} {}: {} (use --best-effort to write what the other collectors found)",
@@ -80,13 +116,7 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
             failed.report.reason.as_deref().unwrap_or("")
         );
     }
-
-    let snapshot = assemble(results, &settings.host_root);
-    let document = serde_json::to_value(&snapshot)
-        .context("encoding the snapshot")
-        .map_err(CliError::runtime)?;
-    let bytes = output::render(&mut registry, document, &format).map_err(output_error)?;
-    output::emit(&bytes, args.output.as_deref()).map_err(output_error)
+    Ok(assemble(results, &settings.host_root))
 }
 
 fn output_error(e: OutputError) -> CliError {
@@ -101,7 +131,7 @@ fn output_error(e: OutputError) -> CliError {
 fn select_collectors(
     ctx: &Context,
     registry: &mut Registry,
-    args: &SnapshotArgs,
+    args: Collection<'_>,
 ) -> CliResult<Vec<Job>> {
     let available = registry.names(PluginKind::Collector);
     let mut plugins = Vec::new();
@@ -112,7 +142,7 @@ fn select_collectors(
             .clone()
             .unwrap_or_default()
     } else {
-        args.collectors.clone()
+        args.collectors.to_vec()
     };
     if wanted.is_empty() {
         plugins = registry.load_all(PluginKind::Collector);
@@ -153,7 +183,7 @@ fn select_collectors(
     }
     let manifests: Vec<_> = plugins.iter().map(|p| &p.manifest).collect();
     let mut by_collector = file_options(ctx, &manifests, &available)?;
-    for (collector, set) in options::resolve(&args.set, &manifests).map_err(CliError::usage)? {
+    for (collector, set) in options::resolve(args.set, &manifests).map_err(CliError::usage)? {
         by_collector.entry(collector).or_default().extend(set);
     }
     Ok(plugins

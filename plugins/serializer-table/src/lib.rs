@@ -1,5 +1,9 @@
 //! The `table` serializer plugin: one row per reading (type, subtype, key, value), laid out by
 //! comfy-table to fit an 80-column terminal. Long values are cut and end with a marker.
+//!
+//! A validation report (`kind: ValidationReport`) is written as one row per constraint (status,
+//! reading, expected, actual, why), failures first, then missing, skipped and passed, followed by
+//! the summary line.
 
 use comfy_table::{presets, ContentArrangement, Table};
 use eidos_plugin_api::{SerializeError, Serializer};
@@ -21,6 +25,9 @@ impl Serializer for TableSerializer {
     const FORMATS: &'static [&'static str] = &["table"];
 
     fn serialize(document: &Value, format: &str) -> Result<Vec<u8>, SerializeError> {
+        if document.get("kind").and_then(Value::as_str) == Some(REPORT_KIND) {
+            return report_table(document, format);
+        }
         let measurements = document
             .get("measurements")
             .and_then(Value::as_array)
@@ -54,6 +61,144 @@ impl Serializer for TableSerializer {
         out.push(b'\n');
         Ok(out)
     }
+}
+
+/// The `kind` of a validation report document.
+const REPORT_KIND: &str = "ValidationReport";
+
+/// The order results are listed in: failures first, then missing, skipped, passed.
+fn status_rank(status: &str) -> u8 {
+    match status {
+        "failed" => 0,
+        "missing" => 1,
+        "skipped" => 2,
+        "passed" => 4,
+        _ => 3,
+    }
+}
+
+/// A validation report: one row per constraint (failures first), then why each failure matters
+/// and why constraints were not checked, then the summary line.
+fn report_table(document: &Value, format: &str) -> Result<Vec<u8>, SerializeError> {
+    let unsupported = |reason: &str| SerializeError::Unsupported {
+        format: format.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let results = document
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| unsupported("the validation report has no `results` list"))?;
+    let summary = document
+        .get("summary")
+        .and_then(Value::as_object)
+        .ok_or_else(|| unsupported("the validation report has no `summary`"))?;
+    let mut rows: Vec<&Value> = results.iter().collect();
+    rows.sort_by_key(|r| {
+        let status = r.get("status").and_then(Value::as_str).unwrap_or_default();
+        (
+            status_rank(status),
+            u8::from(status == "failed" && advice(r)),
+        )
+    });
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(["STATUS", "READING", "EXPECTED", "ACTUAL"]);
+    let mut why: Vec<String> = Vec::new();
+    let mut unchecked: Vec<(String, usize)> = Vec::new();
+    for r in rows {
+        let status = text(r.get("status"));
+        let reading = format!(
+            "{}/{}/{}",
+            text(r.get("type")),
+            text(r.get("subtype")),
+            text(r.get("key"))
+        );
+        let actual = match (status.as_str(), r.get("actual")) {
+            ("missing", _) => "(absent)".to_owned(),
+            ("skipped", _) => "(not collected)".to_owned(),
+            (_, None | Some(Value::Null)) => "(absent)".to_owned(),
+            (_, value) => text(value),
+        };
+        let reason = text(r.get("reason"));
+        match status.as_str() {
+            "failed" => {
+                let mut line = format!(
+                    "{reading} ({}, {}): {}",
+                    text(r.get("severity")),
+                    text(r.get("source")),
+                    text(r.get("context"))
+                );
+                if !reason.is_empty() {
+                    line.push_str(&format!(" [{reason}]"));
+                }
+                why.push(line);
+            }
+            "missing" | "skipped" if !reason.is_empty() => {
+                let note = if status == "missing" {
+                    format!("missing: {}", text(r.get("type")))
+                } else {
+                    format!("skipped: {reason}")
+                };
+                match unchecked.iter_mut().find(|(n, _)| *n == note) {
+                    Some((_, count)) => *count += 1,
+                    None => unchecked.push((note, 1)),
+                }
+            }
+            _ => {}
+        }
+        let status = if advice(r) {
+            format!("{status}*")
+        } else {
+            status
+        };
+        table.add_row([
+            status,
+            cut(&reading),
+            cut(&text(r.get("expected"))),
+            cut(&actual),
+        ]);
+    }
+    let mut out = table.to_string();
+    out.push('\n');
+    if results.iter().any(advice) {
+        out.push_str("* recommended: advice, never fails the run\n");
+    }
+    if !why.is_empty() {
+        out.push_str("\nWhy the failures matter:\n");
+        for line in &why {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    if !unchecked.is_empty() {
+        out.push_str("\nNot checked:\n");
+        for (note, count) in &unchecked {
+            let note = match note.strip_prefix("missing: ") {
+                Some(kind) => format!("the {kind} collector ran but did not record these keys"),
+                None => note.trim_start_matches("skipped: ").to_owned(),
+            };
+            out.push_str(&format!("  {count} constraint(s): {note}\n"));
+        }
+    }
+    let count = |name: &str| summary.get(name).and_then(Value::as_u64).unwrap_or(0);
+    out.push_str(&format!(
+        "\n{}: {} failed ({} required), {} missing, {} skipped, {} passed ({} constraints)\n",
+        text(summary.get("overall")).to_ascii_uppercase(),
+        count("failed"),
+        count("requiredFailed"),
+        count("missing"),
+        count("skipped"),
+        count("passed"),
+        count("total"),
+    ));
+    Ok(out.into_bytes())
+}
+
+/// Whether a result is only advice (`severity: recommended`).
+fn advice(r: &Value) -> bool {
+    r.get("severity").and_then(Value::as_str) == Some("recommended")
 }
 
 /// A JSON value as a table cell: strings bare, everything else as JSON.
@@ -112,6 +257,59 @@ mod tests {
         assert!(out.contains("6.8.0-1024-aws"));
         assert!(out.contains("[cut]"), "{out}");
         assert!(!out.contains(&"x".repeat(200)));
+    }
+
+    fn report() -> Value {
+        serde_json::json!({
+            "kind": "ValidationReport",
+            "summary": {"overall": "fail", "total": 4, "passed": 1, "failed": 2, "missing": 1, "skipped": 0, "requiredFailed": 1},
+            "results": [
+                {"type": "os", "subtype": "sysctl", "key": "/proc/sys/vm/max_map_count", "status": "passed", "severity": "required", "operator": ">=", "expected": ">= 262144", "actual": "262144", "context": "maps", "source": "base.yaml"},
+                {"type": "gpu", "subtype": "smi", "key": "driver-version", "status": "missing", "severity": "required", "operator": ">=", "expected": ">= 570", "actual": null, "context": "driver", "source": "base.yaml", "reason": "not recorded"},
+                {"type": "os", "subtype": "sysctl", "key": "/proc/sys/vm/swappiness", "status": "failed", "severity": "recommended", "operator": "equals", "expected": "0", "actual": "60", "context": "no swapping", "source": "base.yaml"},
+                {"type": "systemd", "subtype": "containerd.service", "key": "LimitNOFILE", "status": "failed", "severity": "required", "operator": "equals", "expected": 18446744073709551615u64, "actual": 1024, "context": "open files", "source": "base.yaml"}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_report_lists_failures_first_then_missing_then_passed_and_the_summary() {
+        let out =
+            String::from_utf8(TableSerializer::serialize(&report(), "table").unwrap()).unwrap();
+        for line in out.lines() {
+            assert!(line.chars().count() <= 80, "line wider than 80: {line:?}");
+        }
+        let at = |needle: &str| {
+            out.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {out}"))
+        };
+        // Rows: required failures, then advice, then missing, then passed.
+        let rows = [
+            at("| failed    systemd/containerd.service"),
+            at("| failed*   os/sysctl//proc/sys/vm/swappines"),
+            at("| missing   gpu/smi/driver-version"),
+            at("| passed    os/sysctl//proc/sys/vm/max_map"),
+        ];
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "{out}");
+        assert!(out.contains("failed*"), "{out}");
+        assert!(out.contains("* recommended"), "{out}");
+        assert!(out.contains("(absent)"), "{out}");
+        assert!(
+            out.contains(
+                "systemd/containerd.service/LimitNOFILE (required, base.yaml): open files"
+            ),
+            "why a failure matters: {out}"
+        );
+        assert!(
+            out.contains("1 constraint(s): the gpu collector ran but did not record"),
+            "{out}"
+        );
+        assert!(
+            out.trim_end().ends_with(
+                "FAIL: 2 failed (1 required), 1 missing, 0 skipped, 1 passed (4 constraints)"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

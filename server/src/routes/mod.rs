@@ -4,11 +4,12 @@ pub mod cache;
 pub mod etag;
 pub mod meta;
 pub mod recipe;
+pub mod validate;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use axum::http::Uri;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// A route and what it is for, as `GET /` lists them.
@@ -34,6 +35,11 @@ pub const ROUTES: &[RouteInfo] = &[
         path: "/v1/recipe",
         description:
             "the recipe for a query (GET parameters or POST body) or a snapshot (POST body)",
+    },
+    RouteInfo {
+        methods: &["POST"],
+        path: "/v1/validate",
+        description: "the validation report of a snapshot (POST body) against its recipe",
     },
     RouteInfo {
         methods: &["GET"],
@@ -65,6 +71,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/recipe",
             get(recipe::get_recipe).post(recipe::post_recipe),
         )
+        .route("/v1/validate", post(validate::post_validate))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/metrics", get(meta::metrics))

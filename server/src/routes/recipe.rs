@@ -154,16 +154,16 @@ fn wrong_type(name: &str, value: &Value, expected: &str) -> ApiError {
     .with_details(json!({ "parameter": name }))
 }
 
-fn query_error(error: QueryError) -> ApiError {
+pub(super) fn query_error(error: QueryError) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, error.to_string())
         .with_details(json!({ "parameter": error.parameter() }))
 }
 
-fn invalid_body(message: &str) -> ApiError {
+pub(super) fn invalid_body(message: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
+pub(super) fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -178,7 +178,7 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 }
 
 /// Accepts `application/json`, any `+json` type, or no content type at all.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };

@@ -10,3 +10,4 @@ mod harness;
 mod http_api;
 mod lifecycle;
 mod limits;
+mod validate_api;
