@@ -443,7 +443,10 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
             .clone()
     };
     assert_eq!(find("/proc/sys/net/ipv4/ip_forward")["status"], "passed");
-    assert_eq!(find("/proc/sys/net/ipv4/ip_forward")["source"], "--constraint");
+    assert_eq!(
+        find("/proc/sys/net/ipv4/ip_forward")["source"],
+        "--constraint"
+    );
     assert_eq!(find("driver")["status"], "passed");
     assert_eq!(find("efa")["status"], "failed", "the eks recipe loads efa");
     assert_eq!(report["summary"]["requiredFailed"], 3);
