@@ -1,8 +1,8 @@
 //! The command line, declared with clap.
 
+use crate::settings::{parse_timeout_item, Flags, TimeoutItem};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `eidos --version`: version, git commit and build date, captured at build time.
 pub const LONG_VERSION: &str = concat!(
@@ -35,8 +35,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every command.
+/// Options shared by every command (listed after each command's own, under their own heading).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Log debug details to standard error.
     #[arg(long, global = true)]
@@ -48,20 +49,58 @@ pub struct GlobalArgs {
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
     pub plugin_dirs: Vec<PathBuf>,
     /// Search only --plugin-dir, EIDOS_PLUGIN_PATH and the config file's plugin-dirs, not the
-    /// default directories.
-    #[arg(long, global = true, env = "EIDOS_NO_DEFAULT_PLUGIN_DIRS",
-          value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    /// default directories [env: EIDOS_NO_DEFAULT_PLUGIN_DIRS].
+    #[arg(long, global = true)]
     pub no_default_plugin_dirs: bool,
-    /// Load only the plugins listed, with matching hashes, in this lock file.
-    #[arg(long, value_name = "FILE", global = true, env = "EIDOS_PLUGIN_LOCK")]
+    /// Load only the plugins listed, with matching hashes, in this lock file [env:
+    /// EIDOS_PLUGIN_LOCK; config: plugin-lock].
+    #[arg(long, value_name = "FILE", global = true)]
     pub plugin_lock: Option<PathBuf>,
     /// Load plugins even if their file or directory is writable by others or owned by another
     /// user. For development only: never use it on a production node.
     #[arg(long, global = true)]
     pub allow_insecure_plugins: bool,
-    /// Configuration file (default: ~/.config/eidos/config.toml when present).
-    #[arg(long, value_name = "FILE", global = true, env = "EIDOS_CONFIG")]
+    /// Configuration file [env: EIDOS_CONFIG] (default: ~/.config/eidos/config.toml when
+    /// present).
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+}
+
+impl Cli {
+    /// What was typed, as the plain flags [`Settings`](crate::settings::Settings) layers over the
+    /// environment and the config file.
+    pub fn flags(&self) -> Flags {
+        let g = &self.global;
+        let mut flags = Flags {
+            config: g.config.clone(),
+            plugin_dirs: g.plugin_dirs.clone(),
+            no_default_plugin_dirs: g.no_default_plugin_dirs,
+            plugin_lock: g.plugin_lock.clone(),
+            allow_insecure_plugins: g.allow_insecure_plugins,
+            ..Flags::default()
+        };
+        match &self.command {
+            Command::Snapshot(args) => {
+                flags.format.clone_from(&args.format);
+                args.collect.add_to(&mut flags);
+            }
+            Command::Recipe(args) => {
+                flags.format.clone_from(&args.format);
+                flags.recipes.clone_from(&args.recipes);
+            }
+            Command::Serve(args) => {
+                flags.recipes.clone_from(&args.recipes);
+                flags.serve = args.flags();
+            }
+            Command::Validate(args) => {
+                flags.format.clone_from(&args.format);
+                flags.recipes.clone_from(&args.recipes);
+                args.collect.add_to(&mut flags);
+            }
+            Command::Plugins(_) | Command::Config(_) | Command::Completion(_) => {}
+        }
+        flags
+    }
 }
 
 /// The commands.
@@ -83,6 +122,7 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Check a node (a snapshot, or this node now) against its recipe: exit 3 when a required
     /// constraint fails.
+    #[command(after_help = crate::commands::validate::AFTER_HELP)]
     Validate(crate::commands::validate::ValidateArgs),
 }
 
@@ -104,32 +144,59 @@ pub struct ConfigShowArgs {
 /// `eidos snapshot`.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Collectors to run, comma-separated (default: the config file's default-collectors, else
-    /// every collector found).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "NAMES",
-        env = "EIDOS_COLLECTORS"
-    )]
-    pub collectors: Vec<String>,
-    /// Output format, by the names serializer plugins declare (default: the config file's format,
-    /// else from --output's extension, else yaml).
-    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
+    /// Which collectors run and how.
+    #[command(flatten)]
+    pub collect: CollectArgs,
+    /// Output format, by the names serializer plugins declare [env: EIDOS_FORMAT] (default: by
+    /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
+    #[arg(long, short = 'f')]
     pub format: Option<String>,
     /// Write to FILE (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// The options that choose and run collectors, shared by every command that collects.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CollectArgs {
+    /// Collectors to run, comma-separated [env: EIDOS_COLLECTORS] (default: the config file's
+    /// default-collectors, else every collector found except the SDK's example).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub collectors: Vec<String>,
     /// A collector option, NAME.KEY=VALUE (repeatable), e.g. systemd.bus=session.
     #[arg(long = "set", value_name = "NAME.KEY=VALUE")]
     pub set: Vec<String>,
-    /// Time each collector gets, e.g. 500ms, 5s, 1m (default: the config file's timeout, else 5s).
-    #[arg(long, value_parser = parse_duration, env = "EIDOS_TIMEOUT")]
-    pub timeout: Option<Duration>,
+    /// Time each collector gets, e.g. 500ms, 5s, 1m; NAME=D for one collector, e.g. k8s=60s
+    /// (repeatable or comma-separated) [env: EIDOS_TIMEOUT] (default: the config file's timeout
+    /// and [timeouts], else 5s).
+    #[arg(long, value_name = "D|NAME=D", value_delimiter = ',', value_parser = parse_timeout_item)]
+    pub timeout: Vec<TimeoutItem>,
     /// Keep going when a collector fails; write what was collected and mark the snapshot
     /// incomplete (exit 0). Without it, the first failure stops the run (exit 1).
     #[arg(long)]
     pub best_effort: bool,
+    /// Collectors that must succeed, comma-separated [env: EIDOS_REQUIRE; config: require]: one
+    /// that is not applicable, fails or times out makes the run exit 1, even with --best-effort.
+    /// Required collectors run even when --collectors leaves them out.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub require: Vec<String>,
+}
+
+impl CollectArgs {
+    /// Adds these flags to `flags`.
+    pub fn add_to(&self, flags: &mut Flags) {
+        let names = |v: &Vec<String>| {
+            let v: Vec<String> = v
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect();
+            (!v.is_empty()).then_some(v)
+        };
+        flags.collectors = names(&self.collectors);
+        flags.require = names(&self.require);
+        flags.timeout.clone_from(&self.timeout);
+    }
 }
 
 /// `eidos plugins …`.
@@ -177,23 +244,12 @@ pub struct CompletionArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// The default per-collector timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Parses a duration such as `500ms`, `5s` or `1m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (expected e.g. 500ms, 5s, 1m)"))?;
-    if d.is_zero() {
-        return Err("must be more than zero".to_owned());
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::parse_duration;
     use clap::CommandFactory;
+    use std::time::Duration;
 
     #[test]
     fn the_cli_definition_is_consistent() {
@@ -205,5 +261,79 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("expected"));
+    }
+
+    #[test]
+    fn timeouts_are_global_or_per_collector_repeatable_and_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "eidos",
+            "snapshot",
+            "--timeout",
+            "5s,k8s=60s",
+            "--timeout",
+            "gpu=1m",
+        ])
+        .unwrap();
+        let flags = cli.flags();
+        let got: Vec<_> = flags
+            .timeout
+            .iter()
+            .map(|t| (t.collector.clone(), t.duration))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, Duration::from_secs(5)),
+                (Some("k8s".to_owned()), Duration::from_secs(60)),
+                (Some("gpu".to_owned()), Duration::from_secs(60)),
+            ]
+        );
+        let err = Cli::try_parse_from(["eidos", "snapshot", "--timeout", "k8s=soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--timeout") && err.contains("k8s"), "{err}");
+        assert!(Cli::try_parse_from(["eidos", "snapshot", "--timeout", "=5s"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_a_commands_own_options_before_the_global_ones() {
+        let help_of = |args: &[&str]| {
+            let mut argv = vec!["eidos"];
+            argv.extend_from_slice(args);
+            argv.push("--help");
+            let err = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+            err.to_string()
+        };
+        for args in [
+            &["snapshot"][..],
+            &["recipe"],
+            &["serve"],
+            &["config", "show"],
+            &["plugins", "list"],
+            &["plugins", "lock"],
+        ] {
+            let help = help_of(args);
+            let own = help
+                .find("Options:")
+                .unwrap_or_else(|| panic!("{args:?}: {help}"));
+            let global = help
+                .find("Global options:")
+                .unwrap_or_else(|| panic!("{args:?}: {help}"));
+            assert!(own < global, "{args:?}: {help}");
+            for flag in ["--debug", "--plugin-dir", "--config"] {
+                assert!(
+                    help[global..].contains(flag),
+                    "{args:?}: {flag} not under Global options: {help}"
+                );
+                assert!(
+                    !help[..global].contains(flag),
+                    "{args:?}: {flag} among the command's own options: {help}"
+                );
+            }
+        }
+        let help = help_of(&["recipe"]);
+        let global = help.find("Global options:").unwrap();
+        assert!(help[..global].contains("--osv"), "{help}");
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod error;
 mod host;
 mod logging;
+mod settings;
 
 use clap::Parser;
 use cli::{Cli, Command, ConfigCommand, PluginsCommand};
@@ -34,12 +35,8 @@ fn run(cli: &Cli) -> error::CliResult {
     if let Command::Completion(args) = &cli.command {
         return commands::completion::run(args);
     }
-    let config =
-        config::Config::load(cli.global.config.as_deref()).map_err(error::CliError::usage)?;
-    let ctx = commands::Context {
-        global: cli.global.clone(),
-        config,
-    };
+    let settings = settings::Settings::load(&cli.flags()).map_err(error::CliError::usage)?;
+    let ctx = commands::Context { settings };
     match &cli.command {
         Command::Snapshot(args) => commands::snapshot::run(&ctx, args),
         Command::Recipe(args) => commands::recipe::run(&ctx, args),
@@ -47,7 +44,7 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Plugins(PluginsCommand::Lock(args)) => commands::plugins::lock(&ctx, args),
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
         Command::Completion(args) => commands::completion::run(args),
-        Command::Serve(args) => commands::serve::run(args, &ctx.config),
+        Command::Serve(_) => commands::serve::run(&ctx),
         Command::Validate(args) => commands::validate::run(&ctx, args),
     }
 }

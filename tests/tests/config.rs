@@ -129,8 +129,12 @@ fn unknown_keys_wrong_types_and_bad_options_name_the_file_and_key() {
             "timeout = 5\n",
             "invalid type: integer `5`, expected a string",
         ),
-        ("[serve]\nrate-limit = \"fast\"\n", "expected u32"),
-        ("timeout = \"soon\"\n", "key `timeout`: expected a duration"),
+        ("[serve]\nrate-limit = \"fast\"\n", "expected f64"),
+        ("[serve]\nrate-burst = -1\n", "expected u32"),
+        (
+            "timeout = \"soon\"\n",
+            ":1: key `timeout`: invalid value \"soon\"",
+        ),
         (
             "[collectors.os]\nrot = \"/host\"\n",
             "[collectors.os] has unknown option \"rot\" (known options: root, sysctl-interfaces)",
@@ -176,8 +180,8 @@ fn config_show_prints_each_value_and_its_source() {
             .unwrap_or_else(|| panic!("{key} missing"))
             .clone()
     };
-    let file = format!("file {}", cfg.display());
-    assert_eq!(get("format")["value"], "json");
+    let file = format!("file {}:1", cfg.display());
+    assert!(get("format")["value"].as_str().unwrap().starts_with("json"));
     assert_eq!(get("format")["source"], file.as_str());
     assert_eq!(get("timeout")["value"], "9s");
     assert_eq!(get("timeout")["source"], "env EIDOS_TIMEOUT");
@@ -187,5 +191,9 @@ fn config_show_prints_each_value_and_its_source() {
     );
     assert_eq!(get("serve.rate-limit")["value"], "5");
     assert_eq!(get("serve.rate-burst")["source"], "default");
-    assert_eq!(get("config")["source"], "flag");
+    assert_eq!(get("config")["source"], "flag --config");
+    assert_eq!(
+        get("collectors.systemd.units")["source"],
+        format!("file {}:4", cfg.display()).as_str()
+    );
 }

@@ -2,7 +2,7 @@
 //! serializer plugins, real snapshots of this machine, hand-made snapshots with known wrong
 //! values, bad inputs, and the JUnit XML read back by a real JUnit consumer (`junitparser`).
 
-use eidos_e2e::{eidos, run, PluginDir, Run};
+use eidos_e2e::{eidos, reference_snapshot, run, PluginDir, Run};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -786,4 +786,37 @@ fn junit_output_is_read_by_a_real_junit_consumer() {
         "{}",
         out.stderr
     );
+}
+
+/// The in-repo snapshot of a healthy H100 EKS node (the original tool's format): the recipe is
+/// derived from it (eks, h100), every measurement type is checked, and the exit code follows the
+/// verdict.
+#[test]
+fn the_h100_eks_fixture_snapshot_is_validated_through_the_binary() {
+    let dir = plugins();
+    let fixture = reference_snapshot();
+    let out = validate(
+        &dir,
+        &["--snapshot", fixture.to_str().unwrap(), "-f", "json"],
+    );
+    let report = out.json();
+    let summary = &report["summary"];
+    assert_eq!(report["request"]["service"], "eks", "{}", report["request"]);
+    assert_eq!(report["request"]["gpu"], "h100");
+    assert_eq!(summary["skipped"], 0, "{summary}");
+    assert_eq!(
+        out.code,
+        Some(if summary["overall"] == "fail" { 3 } else { 0 }),
+        "{summary}\n{}",
+        out.stderr
+    );
+    for kind in ["os", "systemd", "k8s", "gpu"] {
+        assert!(
+            results(&report)
+                .iter()
+                .any(|r| r["type"] == kind && r["status"] == "passed"),
+            "some {kind} constraint passes on a healthy node"
+        );
+    }
+    eprintln!("H100 EKS fixture: {summary}");
 }

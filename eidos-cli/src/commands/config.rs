@@ -1,11 +1,12 @@
 //! `eidos config show`: every setting's effective value and where it came from.
 
 use super::Context;
-use crate::cli::{ConfigShowArgs, ListFormat, DEFAULT_TIMEOUT};
-use crate::config::Source;
+use crate::cli::{ConfigShowArgs, ListFormat};
 use crate::error::{CliError, CliResult};
+use crate::settings::{Setting as Resolved, Settings, Source};
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
+use std::time::Duration;
 
 /// One effective setting.
 #[derive(Debug, Clone, Serialize)]
@@ -14,185 +15,140 @@ pub struct Setting {
     pub key: String,
     /// The effective value, as text.
     pub value: String,
-    /// flag, env VAR, file PATH, or default.
+    /// flag NAME, env VAR, file PATH:LINE, or default.
     pub source: String,
 }
 
-/// Picks the first value present among environment, file and default, recording its source.
-fn layered(
-    env: &'static str,
-    file: Option<String>,
-    file_source: &Source,
-    default: &str,
-) -> (String, Source) {
-    if let Ok(v) = std::env::var(env) {
-        return (v, Source::Env(env));
-    }
-    match file {
-        Some(v) => (v, file_source.clone()),
-        None => (default.to_owned(), Source::Default),
+fn row<T>(key: &str, setting: &Resolved<T>, show: impl Fn(&T) -> String) -> Setting {
+    Setting {
+        key: key.to_owned(),
+        value: show(&setting.value),
+        source: setting.source.to_string(),
     }
 }
 
-/// The effective settings.
-pub fn settings(ctx: &Context) -> Vec<Setting> {
-    let file = &ctx.config.file;
-    let fs = ctx.config.file_source();
+fn duration(d: &Duration) -> String {
+    humantime::format_duration(*d).to_string()
+}
+
+fn default_row(key: &str, value: &str) -> Setting {
+    Setting {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        source: Source::Default.to_string(),
+    }
+}
+
+/// The effective settings, as `eidos config show` prints them: exactly the values the commands
+/// use, read from the one resolved [`Settings`].
+pub fn settings(settings: &Settings) -> Vec<Setting> {
     let mut out = Vec::new();
-    let mut push = |key: &str, (value, source): (String, Source)| {
-        out.push(Setting {
-            key: key.to_owned(),
-            value,
-            source: source.to_string(),
-        })
-    };
-    let config_source = if ctx.global.config.is_some() {
-        if std::env::var("EIDOS_CONFIG").is_ok() {
-            Source::Env("EIDOS_CONFIG")
-        } else {
-            Source::Flag
-        }
-    } else {
-        Source::Default
-    };
-    let config_path = ctx
-        .config
-        .path
-        .clone()
-        .or_else(crate::config::default_path)
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let config_path = if ctx.config.path.is_none() {
-        format!("{config_path} (not present)")
-    } else {
-        config_path
-    };
-    push("config", (config_path, config_source));
-    push(
-        "format",
-        layered(
-            "EIDOS_FORMAT",
-            file.format.clone(),
-            &fs,
-            "yaml (json for --output *.json)",
+    out.push(match &settings.config.value {
+        Some(path) => row("config", &settings.config, |_| path.display().to_string()),
+        None => default_row(
+            "config",
+            &crate::config::default_path()
+                .map(|p| format!("{} (not present)", p.display()))
+                .unwrap_or_else(|| "none".to_owned()),
         ),
-    );
-    push(
-        "default-collectors",
-        layered(
-            "EIDOS_COLLECTORS",
-            file.default_collectors.as_ref().map(|c| c.join(",")),
-            &fs,
-            "all installed collectors",
-        ),
-    );
-    push(
-        "timeout",
-        layered(
-            "EIDOS_TIMEOUT",
-            file.timeout.clone(),
-            &fs,
-            &humantime::format_duration(DEFAULT_TIMEOUT).to_string(),
-        ),
-    );
-    let flag_dirs: Vec<String> = ctx
-        .global
-        .plugin_dirs
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect();
-    if !flag_dirs.is_empty() {
-        push("plugin-dirs (flags)", (flag_dirs.join(":"), Source::Flag));
-    }
-    if let Ok(v) = std::env::var("EIDOS_PLUGIN_PATH") {
-        push("plugin-dirs (env)", (v, Source::Env("EIDOS_PLUGIN_PATH")));
-    }
-    let file_dirs = file.plugin_dirs.as_ref().map(|d| {
-        d.iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":")
     });
-    push(
-        "plugin-dirs",
-        match file_dirs {
-            Some(d) => (d, fs.clone()),
-            None => ("none".to_owned(), Source::Default),
-        },
-    );
-    let lock = match (&ctx.global.plugin_lock, std::env::var("EIDOS_PLUGIN_LOCK")) {
-        (Some(_), Ok(v)) => (v, Source::Env("EIDOS_PLUGIN_LOCK")),
-        (Some(p), Err(_)) => (p.display().to_string(), Source::Flag),
-        (None, _) => match &file.plugin_lock {
-            Some(p) => (p.display().to_string(), fs.clone()),
-            None => ("none".to_owned(), Source::Default),
-        },
-    };
-    push("plugin-lock", lock);
-    push(
-        "recipes",
-        layered(
-            "EIDOS_RECIPES",
-            file.recipes.as_ref().map(|p| p.display().to_string()),
-            &fs,
-            "embedded recipe data",
+    out.push(match &settings.format {
+        // The file's format gives way to an --output file's extension; flags and the variable do not.
+        Some(f) if matches!(f.source, Source::File { .. }) => row("format", f, |v| {
+            format!("{v} (an --output FILE ending in .json, .yaml or .yml writes that instead)")
+        }),
+        Some(f) => row("format", f, String::clone),
+        None => default_row(
+            "format",
+            "yaml (or as --output FILE ends: .json, .yaml, .yml)",
         ),
-    );
-    for (collector, table) in &file.collectors {
+    });
+    out.push(row("collectors", &settings.collectors, |c| {
+        if c.is_empty() {
+            "every collector found, except the opt-in ones (example)".to_owned()
+        } else {
+            c.join(",")
+        }
+    }));
+    out.push(row("require", &settings.require, |r| {
+        if r.is_empty() {
+            "none".to_owned()
+        } else {
+            r.join(",")
+        }
+    }));
+    out.push(row("timeout", &settings.timeouts.global(), duration));
+    for name in settings.timeouts.named() {
+        out.push(row(
+            &format!("timeouts.{name}"),
+            &settings.timeouts.for_collector(&name),
+            duration,
+        ));
+    }
+    if settings.plugin_dirs.is_empty() {
+        out.push(default_row("plugin-dirs", "none"));
+    }
+    for dir in &settings.plugin_dirs {
+        out.push(row("plugin-dirs", dir, |d| d.display().to_string()));
+    }
+    out.push(row(
+        "no-default-plugin-dirs",
+        &settings.no_default_plugin_dirs,
+        bool::to_string,
+    ));
+    out.push(match &settings.plugin_lock {
+        Some(lock) => row("plugin-lock", lock, |p| p.display().to_string()),
+        None => default_row("plugin-lock", "none"),
+    });
+    out.push(match &settings.recipes {
+        Some(r) => row("recipes", r, |p| p.display().to_string()),
+        None => default_row("recipes", "embedded recipe data"),
+    });
+    out.push(row("host-root", &settings.host_root, |p| {
+        p.display().to_string()
+    }));
+    for (collector, table) in &settings.collector_options {
         for (key, value) in table {
-            push(
+            out.push(row(
                 &format!("collectors.{collector}.{key}"),
-                (value.as_setting(), fs.clone()),
-            );
+                value,
+                String::clone,
+            ));
         }
     }
-    let serve = &file.serve;
-    push(
-        "serve.addr",
-        layered("EIDOS_ADDR", serve.addr.clone(), &fs, "0.0.0.0:8080"),
-    );
-    push(
+    let serve = &settings.serve;
+    out.push(row("serve.addr", &serve.addr, ToString::to_string));
+    out.push(row(
         "serve.rate-limit",
-        layered(
-            "EIDOS_RATE_LIMIT",
-            serve.rate_limit.map(|v| v.to_string()),
-            &fs,
-            "100",
-        ),
-    );
-    push(
+        &serve.rate_limit,
+        ToString::to_string,
+    ));
+    out.push(row(
         "serve.rate-burst",
-        layered(
-            "EIDOS_RATE_BURST",
-            serve.rate_burst.map(|v| v.to_string()),
-            &fs,
-            "200",
-        ),
-    );
-    push(
+        &serve.rate_burst,
+        ToString::to_string,
+    ));
+    out.push(row(
         "serve.request-timeout",
-        layered(
-            "EIDOS_REQUEST_TIMEOUT",
-            serve.request_timeout.clone(),
-            &fs,
-            "10s",
-        ),
-    );
-    push(
+        &serve.request_timeout,
+        duration,
+    ));
+    out.push(row(
         "serve.shutdown-timeout",
-        layered(
-            "EIDOS_SHUTDOWN_TIMEOUT",
-            serve.shutdown_timeout.clone(),
-            &fs,
-            "30s",
-        ),
-    );
+        &serve.shutdown_timeout,
+        duration,
+    ));
+    out.push(row(
+        "serve.body-limit",
+        &serve.body_limit,
+        ToString::to_string,
+    ));
     out
 }
 
 /// Prints the effective configuration.
 pub fn show(ctx: &Context, args: &ConfigShowArgs) -> CliResult {
-    let settings = settings(ctx);
+    let settings = settings(&ctx.settings);
     let text = match args.format {
         ListFormat::Json => {
             serde_json::to_string_pretty(&settings).map_err(CliError::runtime)? + "\n"

@@ -8,68 +8,78 @@ pub mod serve;
 pub mod snapshot;
 pub mod validate;
 
-use crate::cli::GlobalArgs;
-use crate::config::Config;
 use crate::error::{CliError, CliResult};
 use crate::host::discovery::SearchPathSpec;
 use crate::host::loader::LoadPolicy;
 use crate::host::lock::Lock;
 use crate::host::registry::Registry;
-use std::path::PathBuf;
+use crate::settings::{Settings, Source};
 use std::sync::Arc;
 
-/// What every command gets: the global options and the loaded configuration.
+/// What every command gets: the resolved settings.
 pub struct Context {
-    /// The global command-line options.
-    pub global: GlobalArgs,
-    /// The configuration file's contents.
-    pub config: Config,
+    /// Every setting, resolved once from flags, environment, config file and defaults.
+    pub settings: Settings,
 }
 
 impl Context {
-    /// The plugin lock in force: `--plugin-lock` / `EIDOS_PLUGIN_LOCK`, else the config file's.
-    pub fn lock_path(&self) -> Option<PathBuf> {
-        self.global
-            .plugin_lock
-            .clone()
-            .or_else(|| self.config.file.plugin_lock.clone())
-    }
-
-    /// The output format: `--format` (or `EIDOS_FORMAT`), else the config file's `format`, else by
-    /// the output file's extension. Its serializer is resolved at once, so that a wrong format is a
-    /// usage error before any work is done.
+    /// The output format for `output` (see [`Settings::output_format`]). Its serializer is resolved
+    /// at once, so that a wrong format is a usage error, naming where it came from, before any
+    /// work is done.
     pub fn output_format(
         &self,
         registry: &mut Registry,
-        flag: Option<&str>,
         output: Option<&std::path::Path>,
     ) -> CliResult<String> {
-        let format = flag
-            .map(str::to_owned)
-            .or_else(|| self.config.file.format.clone())
-            .unwrap_or_else(|| crate::host::output::default_format(output).to_owned());
-        registry.serializer_for(&format).map_err(CliError::usage)?;
-        Ok(format)
+        let format = self.settings.output_format(output);
+        registry
+            .serializer_for(&format.value)
+            .map_err(|e| match &format.source {
+                Source::Default => CliError::usage(e),
+                source => {
+                    CliError::usage(anyhow::Error::new(e).context(format!("format from {source}")))
+                }
+            })?;
+        Ok(format.value)
     }
 
     /// The plugin registry for the configured search path and load policy.
     pub fn registry(&self) -> CliResult<Registry> {
-        let lock = match self.lock_path() {
-            Some(path) => Some(Arc::new(Lock::read(&path).map_err(CliError::usage)?)),
+        let settings = &self.settings;
+        let lock = match &settings.plugin_lock {
+            Some(path) => Some(Arc::new(Lock::read(&path.value).map_err(CliError::usage)?)),
             None => None,
         };
-        if self.global.allow_insecure_plugins {
+        if settings.allow_insecure_plugins {
             tracing::warn!("--allow-insecure-plugins: plugin ownership and permission checks are off (development only)");
         }
         let policy = LoadPolicy {
             lock,
-            allow_insecure: self.global.allow_insecure_plugins,
+            allow_insecure: settings.allow_insecure_plugins,
         };
-        let spec = SearchPathSpec::from_environment(
-            self.global.plugin_dirs.clone(),
-            self.config.file.plugin_dirs.clone().unwrap_or_default(),
-            self.global.no_default_plugin_dirs,
+        // The flag, environment and file directories come resolved from the settings; the rest of
+        // the search path (the executable's directory, the user's and the system's) from here.
+        let dirs_from = |kind: fn(&Source) -> bool| {
+            settings
+                .plugin_dirs
+                .iter()
+                .filter(|d| kind(&d.source))
+                .map(|d| d.value.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut spec = SearchPathSpec::from_environment(
+            dirs_from(|s| matches!(s, Source::Flag(_))),
+            dirs_from(|s| matches!(s, Source::File { .. })),
+            settings.no_default_plugin_dirs.value,
         );
+        let env_dirs = dirs_from(|s| matches!(s, Source::Env(_)));
+        spec.env_path = (!env_dirs.is_empty()).then(|| {
+            env_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        });
         let registry = Registry::discover(spec.dirs(), policy);
         for dir in registry.dirs() {
             tracing::debug!(dir = %dir.path.display(), source = ?dir.source, "plugin search path");

@@ -27,12 +27,12 @@ pub struct RecipeArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
-    /// data built into eidos (default: the config file's `recipes`, else built in).
-    #[arg(long, value_name = "DIR", env = "EIDOS_RECIPES")]
+    /// data built into eidos [env: EIDOS_RECIPES; config: recipes].
+    #[arg(long, value_name = "DIR")]
     pub recipes: Option<PathBuf>,
-    /// Output format, by the names serializer plugins declare (default: from --output's
-    /// extension, else the config file's `format`, else yaml).
-    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
+    /// Output format, by the names serializer plugins declare [env: EIDOS_FORMAT] (default: by
+    /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
+    #[arg(long, short = 'f')]
     pub format: Option<String>,
     /// Write to FILE (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -68,11 +68,7 @@ pub struct QueryArgs {
 /// Runs `eidos recipe`.
 pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
     let mut registry = ctx.registry()?;
-    let format = ctx.output_format(
-        &mut registry,
-        args.format.as_deref(),
-        args.output.as_deref(),
-    )?;
+    let format = ctx.output_format(&mut registry, args.output.as_deref())?;
 
     let mut query = flag_query(&args.query, args.context)?;
     if let Some(path) = &args.snapshot {
@@ -80,8 +76,8 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
         tracing::debug!(?derived, "query derived from the snapshot");
         query = query.or(&derived);
     }
-    let recipes = args.recipes.as_ref().or(ctx.config.file.recipes.as_ref());
-    let store = load_store(recipes.map(PathBuf::as_path))?;
+    let recipes = ctx.settings.recipes.as_ref().map(|r| r.value.as_path());
+    let store = load_store(recipes)?;
     let recipe = store.build(&query);
     for rule in &recipe.matched_rules {
         tracing::debug!(rule = %rule, "overlay applied");

@@ -1,12 +1,13 @@
 //! `eidos snapshot`: runs the selected collectors concurrently and writes the snapshot.
 
 use super::Context;
-use crate::cli::{SnapshotArgs, DEFAULT_TIMEOUT};
+use crate::cli::{CollectArgs, SnapshotArgs};
 use crate::error::{CliError, CliResult};
-use crate::host::collect::{self, Job, JobResult, Settings};
+use crate::host::collect::{self, Job, JobResult, RunOptions};
 use crate::host::output::{self, OutputError};
 use crate::host::registry::Registry;
 use crate::host::{discovery, options};
+use crate::settings::Source;
 use crate::usage_error;
 use anyhow::Context as _;
 use eidos_plugin_api::model::{CollectorStatus, Metadata};
@@ -14,71 +15,60 @@ use eidos_plugin_api::{PluginKind, Snapshot};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// What to collect: the collector flags `eidos snapshot` and `eidos validate` share.
-#[derive(Debug, Clone, Copy)]
-pub struct Collection<'a> {
-    /// `--collectors` (empty: the config file's default-collectors, else every collector).
-    pub collectors: &'a [String],
-    /// `--set NAME.KEY=VALUE` options.
-    pub set: &'a [String],
-    /// `--timeout` (default: the config file's, else 5s).
-    pub timeout: Option<std::time::Duration>,
-    /// `--best-effort`: keep going past failures and mark the snapshot incomplete.
-    pub best_effort: bool,
-}
-
-impl<'a> Collection<'a> {
-    /// The collection `eidos snapshot ARGS` asks for.
-    pub fn of(args: &'a SnapshotArgs) -> Collection<'a> {
-        Collection {
-            collectors: &args.collectors,
-            set: &args.set,
-            timeout: args.timeout,
-            best_effort: args.best_effort,
-        }
-    }
-}
+/// Collectors that run only when asked for by name (`--collectors`, `default-collectors`,
+/// `--require`), never in the default "every collector found" set.
+///
+/// `example` is the plugin SDK's walk-through collector (`plugins/collector-example`). It is built
+/// with the workspace and so sits next to a development build's `eidos`, but it measures nothing a
+/// node's configuration depends on: it must not show up in users' snapshots by default.
+pub const OPT_IN_COLLECTORS: &[&str] = &["example"];
 
 /// Runs `eidos snapshot`.
 pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     let mut registry = ctx.registry()?;
-    let format = ctx.output_format(
-        &mut registry,
-        args.format.as_deref(),
-        args.output.as_deref(),
-    )?;
-    let snapshot = take(ctx, &mut registry, Collection::of(args))?;
-    let document = serde_json::to_value(&snapshot)
+    let format = ctx.output_format(&mut registry, args.output.as_deref())?;
+    let outcome = collect(ctx, &mut registry, &args.collect)?;
+    let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")
         .map_err(CliError::runtime)?;
     let bytes = output::render(&mut registry, document, &format).map_err(output_error)?;
-    output::emit(&bytes, args.output.as_deref()).map_err(output_error)
+    output::emit(&bytes, args.output.as_deref()).map_err(output_error)?;
+    match outcome.required_failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// Runs the selected collectors concurrently and assembles the snapshot of this node. Without
-/// `best_effort`, the first failure is an error (exit 1); a bad option is a usage error.
-pub fn take(ctx: &Context, registry: &mut Registry, what: Collection<'_>) -> CliResult<Snapshot> {
-    let timeout = match what.timeout {
-        Some(t) => t,
-        None => ctx
-            .config
-            .timeout()
-            .map_err(CliError::usage)?
-            .unwrap_or(DEFAULT_TIMEOUT),
-    };
+/// A collection run's snapshot, and the error to exit with after writing it.
+pub struct Collected {
+    /// The snapshot document.
+    pub snapshot: Snapshot,
+    /// A required collector that did not succeed under `--best-effort`: the snapshot is still
+    /// written, then the run exits 1.
+    pub required_failure: Option<CliError>,
+}
 
-    let jobs = select_collectors(ctx, registry, what)?;
-    let settings = Settings {
-        timeout,
-        best_effort: what.best_effort,
-        host_root: std::env::var("EIDOS_HOST_ROOT").unwrap_or_else(|_| "/".to_owned()),
+/// Runs the collectors `args` select, with the settings' options and timeouts. Without
+/// `--best-effort` a failure (or a required collector that is not applicable) is an error and no
+/// snapshot is returned.
+pub fn collect(ctx: &Context, registry: &mut Registry, args: &CollectArgs) -> CliResult<Collected> {
+    let host_root = ctx
+        .settings
+        .checked_host_root()
+        .map_err(CliError::usage)?
+        .display()
+        .to_string();
+    let jobs = select_collectors(ctx, registry, args)?;
+    let run_options = RunOptions {
+        best_effort: args.best_effort,
+        host_root,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .context("starting the async runtime")
         .map_err(CliError::runtime)?;
-    let results = runtime.block_on(collect::run(jobs, &settings));
+    let results = runtime.block_on(collect::run(jobs, &run_options));
     runtime.shutdown_background();
 
     for r in &results {
@@ -98,13 +88,16 @@ pub fn take(ctx: &Context, registry: &mut Registry, what: Collection<'_>) -> Cli
         ));
     }
     let failures: Vec<&JobResult> = results.iter().filter(|r| r.is_failure()).collect();
-    if !what.best_effort {
+    if !args.best_effort {
         if let Some(failed) = failures.first() {
+            let hint = if failed.required {
+                ""
+            } else {
+                " (use --best-effort to write what the other collectors found)"
+            };
             return Err(CliError::runtime(anyhow::anyhow!(
-                "collector {} {}: {} (use --best-effort to write what the other collectors found)",
-                failed.name,
-                failed.report.status.as_str().replace('-', " "),
-                failed.report.reason.as_deref().unwrap_or("no reason given"),
+                "{}{hint}",
+                describe_failure(failed)
             )));
         }
     }
@@ -116,7 +109,32 @@ pub fn take(ctx: &Context, registry: &mut Registry, what: Collection<'_>) -> Cli
             failed.report.reason.as_deref().unwrap_or("")
         );
     }
-    Ok(assemble(results, &settings.host_root))
+    let required: Vec<String> = failures
+        .iter()
+        .filter(|r| r.required)
+        .map(|r| describe_failure(r))
+        .collect();
+    let required_failure = (!required.is_empty()).then(|| {
+        CliError::runtime(anyhow::anyhow!(
+            "{} (the snapshot was written)",
+            required.join("; ")
+        ))
+    });
+    Ok(Collected {
+        snapshot: assemble(results, &run_options.host_root),
+        required_failure,
+    })
+}
+
+/// `collector NAME failed: REASON`, or `required collector NAME not applicable: REASON`.
+fn describe_failure(result: &JobResult) -> String {
+    format!(
+        "{}collector {} {}: {}",
+        if result.required { "required " } else { "" },
+        result.name,
+        result.report.status.as_str().replace('-', " "),
+        result.report.reason.as_deref().unwrap_or("no reason given"),
+    )
 }
 
 fn output_error(e: OutputError) -> CliError {
@@ -126,98 +144,130 @@ fn output_error(e: OutputError) -> CliError {
     }
 }
 
-/// The jobs for the selected collectors (default: the config file's default-collectors, else every
-/// collector that loads), with options from the config file overridden by `--set`.
+/// The collector names to run: `--collectors` (else `default-collectors`, else every collector
+/// found but the opt-in ones), plus the required ones, each once, in the order given.
+fn wanted_names(chosen: &[String], required: &[String], available: &[String]) -> Vec<String> {
+    let base: Vec<String> = if chosen.is_empty() {
+        available
+            .iter()
+            .filter(|n| !OPT_IN_COLLECTORS.contains(&discovery::normalize_name(n).as_str()))
+            .cloned()
+            .collect()
+    } else {
+        chosen.to_vec()
+    };
+    let mut seen = Vec::new();
+    let mut names = Vec::new();
+    for name in base.iter().chain(required) {
+        let name = name.trim();
+        let key = discovery::normalize_name(name);
+        if name.is_empty() || seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        names.push(name.to_owned());
+    }
+    names
+}
+
+/// The jobs for the selected collectors, each with its timeout and its options: the config file's
+/// `[collectors.NAME]` overridden by `--set`.
 fn select_collectors(
     ctx: &Context,
     registry: &mut Registry,
-    args: Collection<'_>,
+    args: &CollectArgs,
 ) -> CliResult<Vec<Job>> {
+    let settings = &ctx.settings;
     let available = registry.names(PluginKind::Collector);
+    let chosen = &settings.collectors.value;
+    let required: Vec<String> = settings
+        .require
+        .value
+        .iter()
+        .map(|n| discovery::normalize_name(n.trim()))
+        .collect();
+    let every = chosen.is_empty();
     let mut plugins = Vec::new();
-    let wanted: Vec<String> = if args.collectors.is_empty() {
-        ctx.config
-            .file
-            .default_collectors
-            .clone()
-            .unwrap_or_default()
-    } else {
-        args.collectors.to_vec()
-    };
-    if wanted.is_empty() {
-        plugins = registry.load_all(PluginKind::Collector);
-        if plugins.is_empty() {
-            return Err(CliError::runtime(anyhow::anyhow!(
-                "no collector plugins found; searched: {}",
-                search_path(registry)
-            )));
-        }
-    } else {
-        let mut seen = Vec::new();
-        for name in &wanted {
-            let name = name.trim();
-            let key = discovery::normalize_name(name);
-            if name.is_empty() || seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-            match registry.get(PluginKind::Collector, name) {
-                None => {
-                    return Err(usage_error!(
-                        "unknown collector {name:?}: available collectors are {}",
-                        if available.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            available.join(", ")
-                        }
-                    ))
+    for name in wanted_names(chosen, &settings.require.value, &available) {
+        let is_required = required.contains(&discovery::normalize_name(&name));
+        match registry.get(PluginKind::Collector, &name) {
+            None => {
+                // Name where the name came from unless it was typed on this command line.
+                let origin = if is_required {
+                    Some(&settings.require.source)
+                } else {
+                    Some(&settings.collectors.source)
                 }
-                Some(Err(e)) => {
-                    return Err(CliError::runtime(anyhow::anyhow!(
-                        "collector {name:?} cannot be used: {e}"
-                    )))
-                }
-                Some(Ok(plugin)) => plugins.push(plugin),
+                .filter(|s| !matches!(s, Source::Flag(_) | Source::Default))
+                .map(|s| format!(" from {s}"))
+                .unwrap_or_default();
+                return Err(usage_error!(
+                    "unknown collector {name:?}{}{origin}: available collectors are {}",
+                    if is_required { " (required)" } else { "" },
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.join(", ")
+                    }
+                ));
             }
+            // A refused plugin is skipped (the registry warned) when every collector runs, unless
+            // it is required or was asked for by name.
+            Some(Err(_)) if every && !is_required => {}
+            Some(Err(e)) => {
+                return Err(CliError::runtime(anyhow::anyhow!(
+                    "collector {name:?} cannot be used: {e}"
+                )))
+            }
+            Some(Ok(plugin)) => plugins.push((plugin, is_required)),
         }
     }
-    let manifests: Vec<_> = plugins.iter().map(|p| &p.manifest).collect();
+    if plugins.is_empty() {
+        return Err(CliError::runtime(anyhow::anyhow!(
+            "no collector plugins found; searched: {}",
+            search_path(registry)
+        )));
+    }
+    let manifests: Vec<_> = plugins.iter().map(|(p, _)| &p.manifest).collect();
     let mut by_collector = file_options(ctx, &manifests, &available)?;
-    for (collector, set) in options::resolve(args.set, &manifests).map_err(CliError::usage)? {
+    for (collector, set) in options::resolve(&args.set, &manifests).map_err(CliError::usage)? {
         by_collector.entry(collector).or_default().extend(set);
     }
     Ok(plugins
         .into_iter()
-        .map(|plugin| {
+        .map(|(plugin, required)| {
             let options = by_collector
                 .remove(&plugin.manifest.name)
                 .unwrap_or_default();
-            Job { plugin, options }
+            let timeout = settings.timeouts.for_collector(&plugin.manifest.name).value;
+            Job {
+                plugin,
+                options,
+                timeout,
+                required,
+            }
         })
         .collect())
 }
 
 /// Options for the selected collectors from the config file's `[collectors.NAME]` tables. Tables for
 /// collectors that are not selected are ignored; a key a selected collector does not declare is an
-/// error naming the file.
+/// error naming the file and line.
 fn file_options(
     ctx: &Context,
     selected: &[&eidos_plugin_api::Manifest],
     available: &[String],
 ) -> CliResult<BTreeMap<String, BTreeMap<String, String>>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let file = ctx
-        .config
-        .path
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    for (collector, table) in &ctx.config.file.collectors {
+    for (collector, table) in &ctx.settings.collector_options {
         let Some(manifest) = selected.iter().find(|m| m.name == *collector) else {
             if !available.contains(collector) {
-                tracing::warn!(
-                    "config file {file}: [collectors.{collector}] names no installed collector"
-                );
+                if let Some(first) = table.values().next() {
+                    tracing::warn!(
+                        "{}: [collectors.{collector}] names no installed collector",
+                        first.source
+                    );
+                }
             }
             continue;
         };
@@ -225,7 +275,8 @@ fn file_options(
             if !manifest.options.iter().any(|o| o.key == *key) {
                 let known: Vec<_> = manifest.options.iter().map(|o| o.key.as_str()).collect();
                 return Err(usage_error!(
-                    "config file {file}: [collectors.{collector}] has unknown option {key:?} ({})",
+                    "{}: [collectors.{collector}] has unknown option {key:?} ({})",
+                    value.source,
                     if known.is_empty() {
                         "it takes no options".to_owned()
                     } else {
@@ -235,7 +286,7 @@ fn file_options(
             }
             out.entry(collector.clone())
                 .or_default()
-                .insert(key.clone(), value.as_setting());
+                .insert(key.clone(), value.value.clone());
         }
     }
     Ok(out)
@@ -294,4 +345,40 @@ fn node_name(host_root: &Path) -> String {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_example_collector_runs_only_when_named() {
+        let available = names(&["example", "gpu", "os"]);
+        assert_eq!(wanted_names(&[], &[], &available), ["gpu", "os"]);
+        assert_eq!(
+            wanted_names(&names(&["example"]), &[], &available),
+            ["example"]
+        );
+        assert_eq!(
+            wanted_names(&[], &names(&["example"]), &available),
+            ["gpu", "os", "example"]
+        );
+    }
+
+    #[test]
+    fn required_collectors_join_the_selection_once() {
+        let available = names(&["gpu", "k8s", "os"]);
+        assert_eq!(
+            wanted_names(&names(&["os", "gpu"]), &names(&["gpu", "k8s"]), &available),
+            ["os", "gpu", "k8s"]
+        );
+        assert_eq!(
+            wanted_names(&names(&["os", " os", ""]), &[], &available),
+            ["os"]
+        );
+    }
 }

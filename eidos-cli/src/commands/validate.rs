@@ -5,10 +5,12 @@
 //! reads the inputs, calls it and renders the result.
 
 use super::recipe::{flag_query, load_store, output_error, read_snapshot, QueryArgs};
-use super::snapshot::{self, Collection};
+use super::snapshot;
 use super::Context;
+use crate::cli::CollectArgs;
 use crate::error::{CliError, CliResult};
 use crate::host::output;
+use crate::settings::Source;
 use crate::usage_error;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -16,7 +18,20 @@ use eidos_plugin_api::Snapshot;
 use eidos_recipes::validate::{self, Constraint, FailOn, Overall, Report};
 use eidos_recipes::{Query, Recipe};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+
+/// What `eidos validate --help` ends with.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  every required constraint passed (the verdict is pass, or incomplete: some were missing or
+     skipped; --fail-on makes those fail)
+  1  runtime failure (a collector failed without --best-effort, the report could not be written)
+  2  usage error (not a snapshot, not a recipe, a bad --constraint, an unknown format)
+  3  a required constraint failed
+
+Examples:
+  eidos validate -f table
+  eidos validate --snapshot node.yaml --fail-on missing -f junit -o eidos-validate.xml -q
+  eidos validate --snapshot node.yaml --constraint 'gpu/smi/driver=>= 570'";
 
 /// `eidos validate`.
 #[derive(Debug, Args)]
@@ -54,35 +69,22 @@ pub struct ValidateArgs {
     /// Print only the summary line (the report still goes to --output when given).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Use the recipe data in this directory instead of the data built into eidos (default:
-    /// the config file's `recipes`, else built in).
-    #[arg(long, value_name = "DIR", env = "EIDOS_RECIPES")]
+    /// Use the recipe data in this directory instead of the data built into eidos [env:
+    /// EIDOS_RECIPES; config: recipes].
+    #[arg(long, value_name = "DIR")]
     pub recipes: Option<PathBuf>,
     /// Output format, by the names serializer plugins declare: yaml, json, table, junit …
-    /// (default: the config file's format, else from --output's extension (.json, .xml →
-    /// junit), else yaml).
-    #[arg(long, short = 'f', env = "EIDOS_FORMAT")]
+    /// [env: EIDOS_FORMAT] (default: by --output's extension (.json, .yaml, .yml; .xml →
+    /// junit), else the config file's format, else yaml).
+    #[arg(long, short = 'f')]
     pub format: Option<String>,
     /// Write the report to FILE (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Without --snapshot: collectors to run, comma-separated (as for `eidos snapshot`).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "NAMES",
-        env = "EIDOS_COLLECTORS"
-    )]
-    pub collectors: Vec<String>,
-    /// Without --snapshot: a collector option, NAME.KEY=VALUE (repeatable).
-    #[arg(long = "set", value_name = "NAME.KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Without --snapshot: time each collector gets (default: the config file's, else 5s).
-    #[arg(long, value_parser = crate::cli::parse_duration, env = "EIDOS_TIMEOUT")]
-    pub timeout: Option<Duration>,
-    /// Without --snapshot: keep going when a collector fails; its constraints are `skipped`.
-    #[arg(long)]
-    pub best_effort: bool,
+    /// Without --snapshot: which collectors run and how (as for `eidos snapshot`); with
+    /// --best-effort a failed collector's constraints are `skipped`.
+    #[command(flatten)]
+    pub collect: CollectArgs,
 }
 
 /// A status that `--fail-on` makes count as a failure.
@@ -97,15 +99,19 @@ pub enum FailOnArg {
 /// Runs `eidos validate`.
 pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
     let mut registry = ctx.registry()?;
-    let format = match (&args.format, ctx.config.file.format.is_some()) {
-        (None, false) if has_extension(args.output.as_deref(), "xml") => "junit".to_owned(),
-        _ => ctx.output_format(
-            &mut registry,
-            args.format.as_deref(),
-            args.output.as_deref(),
-        )?,
+    // As for every command, but an `.xml` output file means JUnit XML, unless --format or
+    // EIDOS_FORMAT says otherwise.
+    let explicit = ctx
+        .settings
+        .format
+        .as_ref()
+        .is_some_and(|f| !matches!(f.source, Source::File { .. }));
+    let format = if !explicit && has_extension(args.output.as_deref(), "xml") {
+        registry.serializer_for("junit").map_err(CliError::usage)?;
+        "junit".to_owned()
+    } else {
+        ctx.output_format(&mut registry, args.output.as_deref())?
     };
-    registry.serializer_for(&format).map_err(CliError::usage)?;
     let fail_on = FailOn {
         missing: args.fail_on.contains(&FailOnArg::Missing),
         skipped: args.fail_on.contains(&FailOnArg::Skipped),
@@ -127,18 +133,12 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
         ));
     }
 
-    let snapshot = match &args.snapshot {
-        Some(path) => read_snapshot(path)?,
-        None => snapshot::take(
-            ctx,
-            &mut registry,
-            Collection {
-                collectors: &args.collectors,
-                set: &args.set,
-                timeout: args.timeout,
-                best_effort: args.best_effort,
-            },
-        )?,
+    let (snapshot, collector_failure) = match &args.snapshot {
+        Some(path) => (read_snapshot(path)?, None),
+        None => {
+            let collected = snapshot::collect(ctx, &mut registry, &args.collect)?;
+            (collected.snapshot, collected.required_failure)
+        }
     };
 
     let report = match recipe_file {
@@ -149,8 +149,8 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
             check(&snapshot, constraints, extra, fail_on, recipe)
         }
         None => {
-            let recipes = args.recipes.as_ref().or(ctx.config.file.recipes.as_ref());
-            let store = load_store(recipes.map(PathBuf::as_path))?;
+            let recipes = ctx.settings.recipes.as_ref().map(|r| r.value.as_path());
+            let store = load_store(recipes)?;
             let query = flags.or(&Query::from_snapshot(&snapshot));
             tracing::debug!(?query, "recipe query");
             let recipe = store.build(&query);
@@ -165,6 +165,11 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
     };
 
     write_report(&mut registry, &report, &format, args)?;
+    // A required collector that failed under --best-effort: its constraints were skipped; the
+    // report is written, and the run exits 1 as `eidos snapshot` does.
+    if let Some(e) = collector_failure {
+        return Err(e);
+    }
     if report.summary.overall == Overall::Fail {
         return Err(CliError::check_failed(anyhow::anyhow!(
             "validation failed: {} required constraint(s) not met",

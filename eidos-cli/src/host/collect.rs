@@ -23,13 +23,15 @@ pub struct Job {
     pub plugin: LoadedPlugin,
     /// Its options (`--set NAME.KEY=VALUE`), already validated.
     pub options: BTreeMap<String, String>,
+    /// The time it gets.
+    pub timeout: Duration,
+    /// It must succeed: "not applicable" counts as a failure too.
+    pub required: bool,
 }
 
 /// How collectors are run.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    /// The time each collector gets.
-    pub timeout: Duration,
+pub struct RunOptions {
     /// Keep going after a failure (otherwise the first failure cancels the rest).
     pub best_effort: bool,
     /// The host root prefix passed to collectors.
@@ -55,20 +57,24 @@ pub struct JobResult {
     pub measurements: Vec<Measurement>,
     /// It failed because an option value was invalid (a usage error).
     pub invalid_option: bool,
+    /// It was required.
+    pub required: bool,
 }
 
 impl JobResult {
-    /// Whether this result makes the run fail (failed or timed out).
+    /// Whether this result makes the run fail: failed or timed out, or a required collector that
+    /// is not applicable.
     pub fn is_failure(&self) -> bool {
-        matches!(
-            self.report.status,
-            CollectorStatus::Failed | CollectorStatus::TimedOut
-        )
+        match self.report.status {
+            CollectorStatus::Failed | CollectorStatus::TimedOut => true,
+            CollectorStatus::NotApplicable => self.required,
+            _ => false,
+        }
     }
 }
 
 /// Runs `jobs` concurrently and returns one result per job, in the order given.
-pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
+pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
     let started = Instant::now();
     let flags: Vec<Arc<AtomicBool>> = jobs
         .iter()
@@ -82,11 +88,11 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
             api_version: PLUGIN_API_VERSION.to_owned(),
             options: job.options.clone(),
             host_root: settings.host_root.clone(),
-            timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms: u64::try_from(job.timeout.as_millis()).unwrap_or(u64::MAX),
         };
         let plugin = job.plugin.clone();
         let flag = Arc::clone(&flags[index]);
-        let timeout = settings.timeout;
+        let timeout = job.timeout;
         set.spawn(async move {
             let begun = Instant::now();
             let (tx, rx) = oneshot::channel();
@@ -122,7 +128,7 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
             continue;
         };
         let job = &jobs[index];
-        let result = to_result(job, outcome, elapsed, settings.timeout);
+        let result = to_result(job, outcome, elapsed);
         let failed = result.is_failure();
         if failed {
             tracing::debug!(collector = %result.name, "collector failed");
@@ -153,6 +159,7 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
                     ),
                     measurements: Vec::new(),
                     invalid_option: false,
+                    required: job.required,
                 });
             }
         }
@@ -160,7 +167,7 @@ pub async fn run(jobs: Vec<Job>, settings: &Settings) -> Vec<JobResult> {
     results.into_iter().flatten().collect()
 }
 
-fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -> JobResult {
+fn to_result(job: &Job, outcome: Answer, elapsed: Duration) -> JobResult {
     let name = job.plugin.manifest.name.clone();
     let mut bad_option = false;
     let (status, reason, warnings, measurements) = match outcome {
@@ -190,7 +197,7 @@ fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -
             CollectorStatus::TimedOut,
             Some(format!(
                 "no answer within {}",
-                humantime::format_duration(timeout)
+                humantime::format_duration(job.timeout)
             )),
             Vec::new(),
             Vec::new(),
@@ -203,6 +210,7 @@ fn to_result(job: &Job, outcome: Answer, elapsed: Duration, timeout: Duration) -
         report: rep,
         measurements,
         invalid_option: bad_option,
+        required: job.required,
     }
 }
 

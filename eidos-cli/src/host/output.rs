@@ -35,14 +35,6 @@ pub enum OutputError {
     Stdout(std::io::Error),
 }
 
-/// The format used when none is given: by the output file's extension, else YAML.
-pub fn default_format(output: Option<&Path>) -> &'static str {
-    match output.and_then(Path::extension).and_then(|e| e.to_str()) {
-        Some(ext) if ext.eq_ignore_ascii_case("json") => "json",
-        _ => "yaml",
-    }
-}
-
 /// Serializes `document` as `format` with the matching serializer plugin.
 pub fn render(
     registry: &mut Registry,
@@ -108,16 +100,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn format_follows_the_output_extension() {
-        assert_eq!(default_format(None), "yaml");
-        assert_eq!(default_format(Some(Path::new("a.json"))), "json");
-        assert_eq!(default_format(Some(Path::new("a.JSON"))), "json");
-        assert_eq!(default_format(Some(Path::new("a.yml"))), "yaml");
-        assert_eq!(default_format(Some(Path::new("a.yaml"))), "yaml");
-        assert_eq!(default_format(Some(Path::new("snapshot"))), "yaml");
-    }
 
     #[test]
     fn atomic_write_replaces_whole_and_leaves_no_temp_files() {

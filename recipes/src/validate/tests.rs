@@ -405,3 +405,121 @@ proptest::proptest! {
         proptest::prop_assert_eq!(report.summary.overall, expected);
     }
 }
+
+/// The in-repo snapshot of a healthy H100 EKS node (the original tool's format) against the
+/// recipe it implies: every type was collected, so nothing is skipped; each reading the report
+/// shows is the node's; and the verdict follows the required failures.
+#[test]
+fn the_h100_eks_fixture_is_validated_against_its_own_recipe() {
+    let snapshot: Snapshot = serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
+    let store = RecipeStore::embedded().unwrap();
+    let query = Query::from_snapshot(&snapshot);
+    assert_eq!(query.gpu.as_deref(), Some("h100"));
+    assert_eq!(query.service.as_deref(), Some("eks"));
+    let recipe = store.build(&Query {
+        context: true,
+        ..query.clone()
+    });
+    let constraints =
+        constraints_from_recipe(&recipe, Some(&store.provenance(&query)), "").unwrap();
+    let report = validate(&snapshot, &constraints, FailOn::default());
+    let s = &report.summary;
+    assert_eq!(s.total, constraints.len());
+    assert_eq!(s.passed + s.failed + s.missing + s.skipped, s.total);
+    assert_eq!(
+        s.skipped, 0,
+        "GPU, K8s, OS and SystemD are all in the snapshot"
+    );
+    for r in &report.results {
+        let path = KeyPath::new(&r.kind, &r.subtype, &r.key);
+        let reading = check(
+            &snapshot,
+            constraints.iter().find(|c| c.path == path).unwrap(),
+        );
+        assert_eq!(r, &reading);
+        if matches!(r.status, Status::Passed | Status::Failed) {
+            let kind = eidos_plugin_api::MeasurementType::parse(&r.kind).unwrap();
+            assert_eq!(
+                r.actual.as_ref(),
+                snapshot.reading(kind, &r.subtype, &r.key),
+                "{r:?}"
+            );
+        }
+        assert!(
+            r.context.is_some(),
+            "every built-in value has a context line: {r:?}"
+        );
+    }
+    let driver = report
+        .results
+        .iter()
+        .find(|r| r.kind == "gpu" && r.key == "driver")
+        .expect("the recipe checks the driver");
+    assert_eq!(driver.actual, Some(Reading::Str("570.133.20".into())));
+    assert_eq!(
+        s.overall == Overall::Fail,
+        s.required_failed > 0,
+        "{}",
+        s.line()
+    );
+    eprintln!("H100 EKS fixture: {}", s.line());
+}
+
+/// Recipe data with operators and a severity map: operator values stay strings exactly as
+/// written in the rendered recipe, the severity map travels with it (with or without context),
+/// and validation honours both.
+#[test]
+fn the_rendered_recipe_carries_operators_as_written_and_the_severity_map() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("base.yaml"),
+        "measurements:\n  - type: gpu\n    subtypes:\n      - subtype: smi\n        data:\n          driver: \">= 570\"\n          gpu.persistence-mode: Enabled\n        context:\n          driver: new enough\n          gpu.persistence-mode: faster first launch\n        severity:\n          gpu.persistence-mode: recommended\n",
+    )
+    .unwrap();
+    let store = RecipeStore::load_dir(dir.path()).unwrap();
+    for context in [false, true] {
+        let recipe = store.build(&Query {
+            context,
+            ..Query::default()
+        });
+        let json = serde_json::to_value(&recipe).unwrap();
+        let smi = &json["measurements"][0]["subtypes"][0];
+        assert_eq!(smi["data"]["driver"], ">= 570", "{smi}");
+        assert_eq!(
+            smi["severity"],
+            serde_json::json!({"gpu.persistence-mode": "recommended"})
+        );
+        assert_eq!(smi.get("context").is_some(), context, "{smi}");
+        // A recipe document read back (eidos validate --recipe) keeps both.
+        let back: crate::Recipe = serde_json::from_value(json).unwrap();
+        assert_eq!(back.measurements, recipe.measurements);
+    }
+    let recipe = store.build(&Query::default());
+    let constraints = constraints_from_recipe(&recipe, None, "r.yaml").unwrap();
+    let mut snap = snapshot_with(vec![Measurement {
+        kind: "GPU".into(),
+        subtypes: vec![Subtype::new("smi")
+            .with("driver", "580.82.07")
+            .with("gpu.persistence-mode", "Disabled")],
+    }]);
+    let report = validate(&snap, &constraints, FailOn::default());
+    assert_eq!(
+        report.summary.overall,
+        Overall::Pass,
+        "advice never fails a run"
+    );
+    assert_eq!(report.summary.failed, 1);
+    assert_eq!(report.results[0].severity, Severity::Recommended);
+    snap.measurements[0].subtypes[0].insert("driver", "570.133.20");
+    assert_eq!(
+        validate(&snap, &constraints, FailOn::default())
+            .summary
+            .overall,
+        Overall::Pass
+    );
+    snap.measurements[0].subtypes[0].insert("driver", "565.57.01");
+    let report = validate(&snap, &constraints, FailOn::default());
+    assert_eq!(report.summary.overall, Overall::Fail);
+    assert_eq!(report.results[0].key, "driver");
+    assert_eq!(report.results[0].operator, ">=");
+}
