@@ -815,7 +815,7 @@ mod tests {
         ]));
         assert_eq!(
             find(&new_kernel, "k8s", "policy", "driver.kernelModuleType"),
-            Some(Reading::Str("open".into()))
+            Some(Reading::Str("one of [auto, open]".into()))
         );
         assert_eq!(find(&new_kernel, "os", "kmod", "nvidia_peermem"), None);
         let old_kernel = store.build(&query(&[

@@ -207,9 +207,6 @@ fn snapshot_from_recipe(recipe: &Value, extra: &[(&str, &str, &str, Value)]) -> 
         };
         subtypes[s]["data"][key] = value;
     };
-    for (kind, subtype, key, value) in extra {
-        put(kind, subtype, key, value.clone());
-    }
     for m in recipe["measurements"].as_array().unwrap() {
         for s in m["subtypes"].as_array().unwrap() {
             for (key, value) in s["data"].as_object().unwrap() {
@@ -223,6 +220,11 @@ fn snapshot_from_recipe(recipe: &Value, extra: &[(&str, &str, &str, Value)]) -> 
                 }
             }
         }
+    }
+    // The node's identity wins over the recipe's bounds (`>= 1.32` would give the server
+    // version "1.32", which names no service).
+    for (kind, subtype, key, value) in extra {
+        put(kind, subtype, key, value.clone());
     }
     json!({"kind": "Snapshot", "apiVersion": "snapshot.dgxc.io/v1", "metadata": {"source-node": "hand-made"}, "measurements": measurements})
 }
@@ -323,8 +325,8 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
         &mut bad,
         "os",
         "sysctl",
-        "/proc/sys/vm/swappiness",
-        json!("60"),
+        "/proc/sys/net/ipv4/ip_forward",
+        json!("0"),
     );
     set(&mut bad, "os", "kmod", "nvidia", json!(false));
     set(
@@ -361,9 +363,9 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
             ("kmod", "nvidia", &json!(true), &json!(false)),
             (
                 "sysctl",
-                "/proc/sys/vm/swappiness",
-                &json!("0"),
-                &json!("60")
+                "/proc/sys/net/ipv4/ip_forward",
+                &json!("1"),
+                &json!("0")
             ),
             (
                 "containerd.service",
@@ -390,9 +392,9 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
         &["--snapshot", bad_path.to_str().unwrap(), "-f", "table"],
     );
     assert_eq!(out.code, Some(3));
-    let swappiness = out.stdout.find("swappiness").expect("a swappiness row");
+    let forwarding = out.stdout.find("ip_forward").expect("an ip_forward row");
     assert!(
-        swappiness < out.stdout.find("passed").expect("a passed row"),
+        forwarding < out.stdout.find("passed").expect("a passed row"),
         "{}",
         out.stdout
     );
@@ -425,7 +427,7 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
             "--format",
             "json",
             "--constraint",
-            "os/sysctl//proc/sys/vm/swappiness=<= 60",
+            "os/sysctl//proc/sys/net/ipv4/ip_forward=<= 1",
             "--constraint",
             "gpu/smi/driver=>= 570",
             "--constraint",
@@ -440,8 +442,11 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
             .unwrap()
             .clone()
     };
-    assert_eq!(find("/proc/sys/vm/swappiness")["status"], "passed");
-    assert_eq!(find("/proc/sys/vm/swappiness")["source"], "--constraint");
+    assert_eq!(find("/proc/sys/net/ipv4/ip_forward")["status"], "passed");
+    assert_eq!(
+        find("/proc/sys/net/ipv4/ip_forward")["source"],
+        "--constraint"
+    );
     assert_eq!(find("driver")["status"], "passed");
     assert_eq!(find("efa")["status"], "failed", "the eks recipe loads efa");
     assert_eq!(report["summary"]["requiredFailed"], 3);
@@ -462,7 +467,7 @@ fn a_hand_made_snapshot_with_known_wrong_values_gives_exactly_those_failures_and
     sysctl["data"]
         .as_object_mut()
         .unwrap()
-        .remove("/proc/sys/vm/max_map_count");
+        .remove("/proc/sys/net/ipv4/ip_forward");
     let sparse_path = temp.path().join("sparse.json");
     std::fs::write(&sparse_path, sparse.to_string()).unwrap();
     let out = validate(&dir, &["--snapshot", sparse_path.to_str().unwrap(), "-q"]);
@@ -657,10 +662,11 @@ fn junit_output_is_read_by_a_real_junit_consumer() {
     let dir = plugins();
     let temp = tempfile::tempdir().unwrap();
     let snapshot = temp.path().join("node.json");
-    // An os-only node with two wrong values; the other collectors were not run.
+    // An os-only node with two wrong values (swappiness is advice, forwarding required); the
+    // other collectors were not run.
     let node = json!({"kind": "Snapshot", "apiVersion": "snapshot.dgxc.io/v1", "measurements": [
         {"type": "os", "subtypes": [
-            {"subtype": "sysctl", "data": {"/proc/sys/vm/swappiness": "60", "/proc/sys/vm/max_map_count": "262144"}},
+            {"subtype": "sysctl", "data": {"/proc/sys/vm/swappiness": "60", "/proc/sys/net/ipv4/ip_forward": "0", "/proc/sys/vm/max_map_count": "262144"}},
             {"subtype": "kmod", "data": {"nvidia": true, "overlay": true}}
         ]}
     ]});

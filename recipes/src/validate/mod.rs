@@ -5,11 +5,13 @@
 //! - [`constraints_from_recipe`]: the constraints of a rendered recipe, with their severity,
 //!   context and provenance.
 //! - [`validate`]: one [`CheckResult`] per constraint and a [`Summary`] with the verdict.
+//! - [`snapshot_satisfying`]: the snapshot of a node configured exactly as constraints say.
 
 mod constraint;
 mod evaluate;
 mod keypath;
 mod report;
+mod sample;
 
 pub use constraint::{
     equals, Constraint, ConstraintError, Expectation, Range, Verdict, AD_HOC_SOURCE, OPERATOR_FORMS,
@@ -17,6 +19,7 @@ pub use constraint::{
 pub use evaluate::{check, validate};
 pub use keypath::{KeyPath, KeyPathError};
 pub use report::{CheckResult, FailOn, Overall, Report, Status, Summary, REPORT_KIND};
+pub use sample::{satisfying, snapshot_satisfying};
 
 use crate::model::RecipeMeasurement;
 use crate::Recipe;

@@ -314,48 +314,6 @@ fn an_invalid_value_in_a_recipe_document_is_named() {
     assert!(err.to_string().contains("non-numeric component"), "{err}");
 }
 
-/// A reading that satisfies `c`, or `None` when the key must be left out.
-fn satisfying(c: &Constraint) -> Option<Reading> {
-    let value = match &c.expectation {
-        Expectation::Equals(v) => v.clone(),
-        Expectation::NotEquals(v) => Reading::Str(format!("not {v}")),
-        Expectation::OneOf(items) => items[0].clone(),
-        Expectation::Present => Reading::Str("anything".into()),
-        Expectation::Absent => return None,
-        Expectation::Range(_) => {
-            // A bound, or a bound with its last number one higher or lower: one of them lies in
-            // any satisfiable range the data can write.
-            let text = c.expected.to_string();
-            let mut candidates = Vec::new();
-            for part in text.split(',') {
-                let operand = part
-                    .trim()
-                    .trim_start_matches(['<', '>', '=', '~', '^'])
-                    .trim();
-                candidates.push(operand.to_owned());
-                if let Some((head, last)) = operand.rsplit_once('.').or(Some(("", operand))) {
-                    if let Ok(n) = last.parse::<i64>() {
-                        let join = |n: i64| {
-                            if head.is_empty() {
-                                n.to_string()
-                            } else {
-                                format!("{head}.{n}")
-                            }
-                        };
-                        candidates.push(join(n + 1));
-                        candidates.push(join(n - 1));
-                    }
-                }
-            }
-            let fits =
-                |v: &String| c.expectation.check(Some(&Reading::Str(v.clone()))) == Verdict::Pass;
-            let chosen = candidates.iter().find(|v| fits(v)).or(candidates.first());
-            Reading::Str(chosen.cloned().unwrap_or_default())
-        }
-    };
-    Some(value)
-}
-
 /// A value that violates `expectation` and whether the key must be absent to violate it.
 fn violating(expectation: &Expectation) -> Option<Reading> {
     match expectation {
@@ -364,35 +322,6 @@ fn violating(expectation: &Expectation) -> Option<Reading> {
         Expectation::Absent => Some(Reading::Str("here".into())),
         _ => Some(Reading::Str("eidos-wrong-value".into())),
     }
-}
-
-/// The snapshot a node configured exactly as `constraints` say would produce.
-fn snapshot_of(constraints: &[Constraint]) -> Snapshot {
-    let mut snap = Snapshot::default();
-    for c in constraints {
-        let index = match snap.measurements.iter().position(|m| m.kind == c.path.kind) {
-            Some(i) => i,
-            None => {
-                snap.measurements.push(Measurement {
-                    kind: c.path.kind.clone(),
-                    subtypes: Vec::new(),
-                });
-                snap.measurements.len() - 1
-            }
-        };
-        let m = &mut snap.measurements[index];
-        let sub = match m.subtypes.iter().position(|s| s.subtype == c.path.subtype) {
-            Some(i) => i,
-            None => {
-                m.subtypes.push(Subtype::new(c.path.subtype.clone()));
-                m.subtypes.len() - 1
-            }
-        };
-        if let Some(value) = satisfying(c) {
-            m.subtypes[sub].data.insert(c.path.key.clone(), value);
-        }
-    }
-    snap
 }
 
 fn set(snap: &mut Snapshot, path: &KeyPath, value: Option<Reading>) {
@@ -459,7 +388,7 @@ proptest::proptest! {
         let recipe = store.build(&query);
         let constraints = constraints_from_recipe(&recipe, Some(&store.provenance(&query)), "").unwrap();
         proptest::prop_assume!(!constraints.is_empty());
-        let snap = snapshot_of(&constraints);
+        let snap = snapshot_satisfying(&constraints);
         let report = validate(&snap, &constraints, FailOn { missing: true, skipped: true });
         proptest::prop_assert_eq!(report.summary.overall, Overall::Pass, "{:?}", report.results.iter().find(|r| r.status != Status::Passed));
         proptest::prop_assert_eq!(report.summary.passed, constraints.len());

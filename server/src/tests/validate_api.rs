@@ -4,7 +4,8 @@
 use super::harness::{client, config, expect_error, TestServer};
 use serde_json::{json, Value};
 
-/// A hand-made node: Ubuntu 24.04, an EKS cluster and an H100, with swappiness wrong (60).
+/// A hand-made node: Ubuntu 24.04, an EKS cluster and an H100, with IP forwarding off (required)
+/// and swappiness as given (advice).
 fn node(swappiness: &str) -> Value {
     json!({
         "kind": "Snapshot",
@@ -12,7 +13,7 @@ fn node(swappiness: &str) -> Value {
         "measurements": [
             {"type": "OS", "subtypes": [
                 {"subtype": "release", "data": {"ID": "ubuntu", "VERSION_ID": "24.04"}},
-                {"subtype": "sysctl", "data": {"/proc/sys/vm/swappiness": swappiness, "/proc/sys/vm/max_map_count": 262144}}
+                {"subtype": "sysctl", "data": {"/proc/sys/vm/swappiness": swappiness, "/proc/sys/net/ipv4/ip_forward": "0", "/proc/sys/vm/max_map_count": 262144}}
             ]},
             {"type": "K8s", "subtypes": [{"subtype": "server", "data": {"version": "v1.33.5-eks-3025e55"}}]},
             {"type": "GPU", "subtypes": [{"subtype": "smi", "data": {"gpu.model": "NVIDIA H100 80GB HBM3"}}]}
@@ -55,6 +56,7 @@ async fn a_failing_node_is_200_with_the_verdict_in_the_body() {
     assert_eq!(report["request"]["service"], "eks");
     let swappiness = result(&report, "/proc/sys/vm/swappiness");
     assert_eq!(swappiness["status"], "failed");
+    assert_eq!(swappiness["severity"], "recommended");
     assert_eq!(swappiness["expected"], "0");
     assert_eq!(swappiness["actual"], "60");
     assert_eq!(swappiness["source"], "base.yaml");
