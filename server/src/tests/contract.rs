@@ -33,7 +33,11 @@ async fn a_405_names_the_methods_its_allow_header_lists() {
             .map(str::to_owned)
             .collect();
         assert_eq!(listed, allow, "{}: {message}", route.path);
-        assert!(allow.contains("GET") && allow.contains("HEAD"), "{allow:?}");
+        // Every route answers some method; a GET route answers HEAD too.
+        assert!(!allow.is_empty(), "{}", route.path);
+        if allow.contains("GET") {
+            assert!(allow.contains("HEAD"), "{allow:?}");
+        }
     }
     server.stop().await;
 }
