@@ -6,7 +6,6 @@
 
 use eidos_plugin_api::model::SNAPSHOT_KIND;
 use eidos_plugin_api::Snapshot;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The largest snapshot eidos reads (64 MiB; a real one is a few hundred KiB).
@@ -82,30 +81,25 @@ fn human(bytes: u64) -> String {
 /// endless source (`/dev/zero`, a pipe) is bounded. A FIFO is read like a pipe: opening one waits
 /// for a writer, as `--snapshot <(command)` needs.
 pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
+    use crate::host::files::{self, ReadError};
     let io_error = |error| InputError::Io {
         what: what.to_owned(),
         path: path.to_owned(),
         error,
     };
-    let mut bytes = Vec::new();
     let read = if path == Path::new(STDIN) {
-        std::io::stdin()
-            .lock()
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
+        files::read_capped(std::io::stdin().lock(), limit)
     } else {
-        let file = std::fs::File::open(path).map_err(io_error)?;
-        file.take(limit.saturating_add(1)).read_to_end(&mut bytes)
+        files::read_capped(std::fs::File::open(path).map_err(io_error)?, limit)
     };
-    read.map_err(io_error)?;
-    if bytes.len() as u64 > limit {
-        return Err(InputError::TooLarge {
+    read.map_err(|e| match e {
+        ReadError::TooLarge { limit } => InputError::TooLarge {
             what: what.to_owned(),
             path: path.to_owned(),
             limit,
-        });
-    }
-    Ok(bytes)
+        },
+        ReadError::Io(error) => io_error(error),
+    })
 }
 
 /// [`read_capped`] for text files (configuration, lock): the bytes must be UTF-8.

@@ -46,10 +46,13 @@ pub fn open_regular(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
-/// Reads what is left of an open file, refusing more than `limit` bytes.
-pub fn read_capped(file: &File, limit: u64) -> Result<Vec<u8>, ReadError> {
+/// Reads what is left of a source (an open file, standard input), refusing more than `limit`
+/// bytes; at most `limit + 1` bytes are ever taken from it, so an endless source is bounded.
+pub fn read_capped(source: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
     let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    source
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge { limit });
     }
