@@ -19,6 +19,14 @@ pub trait Collector {
     const DESCRIPTION: &'static str;
     /// The option keys it accepts, each with one line of help. The host refuses any other key.
     const OPTIONS: &'static [(&'static str, &'static str)] = &[];
+    /// Key patterns (`TYPE/SUBTYPE/KEY`, `*` matches any run of characters) of readings that change
+    /// between runs on an unchanged node: timestamps, PIDs, counters, load averages. `eidos diff`
+    /// and `eidos fleet report` ignore them by default. Since plugin API 1.2.
+    const VOLATILE_KEYS: &'static [&'static str] = &[];
+    /// Key patterns (same syntax) of readings that identify a site, a node or a person: addresses,
+    /// host names, serial numbers, registry hosts. Redaction replaces their values. Since plugin
+    /// API 1.2.
+    const SENSITIVE_KEYS: &'static [&'static str] = &[];
 
     /// Collects measurements, or says why this collector does not apply here.
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError>;

@@ -78,6 +78,8 @@ pub fn collector_manifest<C: Collector>(version: &str) -> RString {
                 description: (*description).to_owned(),
             })
             .collect(),
+        volatile_keys: C::VOLATILE_KEYS.iter().map(|k| (*k).to_owned()).collect(),
+        sensitive_keys: C::SENSITIVE_KEYS.iter().map(|k| (*k).to_owned()).collect(),
     };
     to_json(&manifest)
 }
@@ -92,6 +94,8 @@ pub fn serializer_manifest<S: Serializer>(version: &str) -> RString {
         description: S::DESCRIPTION.to_owned(),
         formats: S::FORMATS.iter().map(|f| (*f).to_owned()).collect(),
         options: Vec::new(),
+        volatile_keys: Vec::new(),
+        sensitive_keys: Vec::new(),
     };
     to_json(&manifest)
 }
@@ -391,6 +395,41 @@ mod tests {
             "{}",
             out.as_str()
         );
+    }
+
+    struct Declares;
+    impl Collector for Declares {
+        const NAME: &'static str = "declares";
+        const DESCRIPTION: &'static str = "declares volatile and sensitive keys";
+        const VOLATILE_KEYS: &'static [&'static str] = &["declares/*/uptime"];
+        const SENSITIVE_KEYS: &'static [&'static str] = &["declares/net/addr*", "declares/id/*"];
+        fn collect(_: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+            Ok(Outcome::not_applicable("never runs"))
+        }
+    }
+
+    #[test]
+    fn manifest_carries_declared_volatile_and_sensitive_keys() {
+        let json = collector_manifest::<Declares>("1.0.0");
+        let m: Manifest = serde_json::from_str(json.as_str()).unwrap();
+        assert_eq!(m.volatile_keys, ["declares/*/uptime"]);
+        assert_eq!(m.sensitive_keys, ["declares/net/addr*", "declares/id/*"]);
+        let raw: serde_json::Value = serde_json::from_str(json.as_str()).unwrap();
+        assert_eq!(raw["volatileKeys"][0], "declares/*/uptime");
+        assert_eq!(raw["sensitiveKeys"][1], "declares/id/*");
+    }
+
+    #[test]
+    fn a_manifest_without_the_1_2_key_lists_declares_none_and_writes_none() {
+        let m: Manifest =
+            serde_json::from_str(collector_manifest::<Fine>("1.0.0").as_str()).unwrap();
+        assert!(m.volatile_keys.is_empty() && m.sensitive_keys.is_empty());
+        assert!(!collector_manifest::<Fine>("1.0.0")
+            .as_str()
+            .contains("Keys"));
+        let old = r#"{"name":"old","kind":"collector","version":"1.0.0","apiVersion":"1.0.0","description":"d"}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert!(m.volatile_keys.is_empty() && m.sensitive_keys.is_empty());
     }
 
     #[test]

@@ -67,4 +67,14 @@ pub struct Manifest {
     /// For collectors: the options it accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<OptionSpec>,
+    /// For collectors: key patterns (`TYPE/SUBTYPE/KEY`, `*` matches any run of characters) whose
+    /// values change between runs on an unchanged node (timestamps, PIDs, counters). Drift
+    /// comparison ignores them by default. Added in plugin API 1.2; absent from older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volatile_keys: Vec<String>,
+    /// For collectors: key patterns (same syntax) whose values identify a site, a node or a person
+    /// (addresses, host names, serial numbers). Redaction replaces them. Added in plugin API 1.2;
+    /// absent from older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_keys: Vec<String>,
 }

@@ -122,6 +122,8 @@ mod tests {
                     description: String::new(),
                 })
                 .collect(),
+            volatile_keys: vec![],
+            sensitive_keys: vec![],
         }
     }
 
