@@ -293,7 +293,7 @@ pub struct Settings {
     /// The host root passed to collectors.
     pub host_root: Setting<PathBuf>,
     /// Collector options from the file's `[collectors.NAME]` tables.
-    pub collector_options: BTreeMap<String, BTreeMap<String, Setting<String>>>,
+    pub collector_options: BTreeMap<String, BTreeMap<String, Setting<config::OptionValue>>>,
     /// `eidos serve`'s settings.
     pub serve: ServeSettings,
 }
@@ -560,7 +560,7 @@ impl Settings {
                     .map(|(key, value)| {
                         (
                             key.clone(),
-                            Setting::new(value.get_ref().as_setting(), file.source(value.span())),
+                            Setting::new(value.get_ref().clone(), file.source(value.span())),
                         )
                     })
                     .collect();

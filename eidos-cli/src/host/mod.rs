@@ -8,6 +8,7 @@ pub mod loader;
 pub mod lock;
 pub mod options;
 pub mod output;
+pub mod plugin_logs;
 pub mod probe;
 pub mod registry;
 pub mod sealed;
