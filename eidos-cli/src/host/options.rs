@@ -123,7 +123,8 @@ pub fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<String, Str
         (OptionType::List, OptionValue::List(items)) => {
             if let Some(bad) = items.iter().find(|i| i.contains(',')) {
                 return Err(format!(
-                    "list items without commas (the list is passed comma-separated), got {bad:?}"
+                    "list items without commas (the list is passed comma-separated), got {:?}",
+                    crate::config::excerpt(bad, 0)
                 ));
             }
             items.join(",")
