@@ -7,6 +7,9 @@
 //! - [`Collector`] and [`Serializer`]: the traits plugin authors implement, in plain Rust;
 //! - [`export_collector!`] and [`export_serializer!`]: the macros that turn such an implementation into
 //!   a loadable plugin, catching panics at the boundary;
+//! - [`options`]: typed collector options ([`OptionDecl`]) and the parser host and plugin share;
+//! - [`logs`]: how a plugin's `tracing` events reach the host's log;
+//! - `testing` (feature `test-support`): a [`CollectContext`] for a plugin's unit tests;
 //! - [`abi`]: the small, versioned, `abi_stable` root module the host loads. Plugin authors never
 //!   touch it.
 //!
