@@ -167,3 +167,37 @@ async fn bad_requests_are_400_error_documents_naming_the_problem() {
     expect_error(get, 405, "METHOD_NOT_ALLOWED").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_snapshot_that_gives_a_reading_twice_is_400_as_for_the_recipe_endpoint() {
+    let server = TestServer::start(config()).await;
+    // serde_json would keep the last reading (60, a failure); the first says 0 (a pass). Which one
+    // the node has is not for the server to guess.
+    let node = node("0").to_string();
+    let twice = node.replacen(
+        r#""/proc/sys/vm/swappiness":"0""#,
+        r#""/proc/sys/vm/swappiness":"0","/proc/sys/vm/swappiness":"60""#,
+        1,
+    );
+    assert_ne!(twice, node, "the reading was doubled");
+    for body in [
+        twice,
+        node.replacen(r#""kind":"Snapshot""#, r#""kind":"Snapshot","kind":"Snapshot""#, 1),
+    ] {
+        let response = client()
+            .post(server.url("/v1/validate"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(response, 400, "INVALID_REQUEST").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("more than once")
+                && (message.contains("\"/proc/sys/vm/swappiness\"") || message.contains("\"kind\"")),
+            "{body}: {message}"
+        );
+    }
+    server.stop().await;
+}
