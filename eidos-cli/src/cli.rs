@@ -87,14 +87,17 @@ impl Cli {
             Command::Recipe(args) => {
                 flags.format.clone_from(&args.format);
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
             }
             Command::Serve(args) => {
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
                 flags.serve = args.flags();
             }
             Command::Validate(args) => {
                 flags.format.clone_from(&args.format);
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
                 args.collect.add_to(&mut flags);
             }
             Command::Plugins(_) | Command::Config(_) | Command::Completion(_) => {}

@@ -13,7 +13,8 @@
 //! timeout = "10s"                       # per-collector timeout
 //! plugin-dirs = ["/opt/vendor/eidos"]   # searched after --plugin-dir and EIDOS_PLUGIN_PATH
 //! plugin-lock = "/etc/eidos/plugins.lock"
-//! recipes = "/etc/eidos/recipes"        # recipe data directory
+//! recipes = "/etc/eidos/recipes"        # recipe data directory (replaces the built-in data)
+//! overlays = ["/etc/eidos/overlays.d/acme"]  # overlay layers on top of the recipe data
 //! host-root = "/host"                   # where the node's filesystem is mounted
 //!
 //! [timeouts]                            # per-collector timeouts, beside the global one
@@ -103,6 +104,8 @@ pub struct ConfigFile {
     pub plugin_lock: Option<Spanned<PathBuf>>,
     /// The recipe data directory.
     pub recipes: Option<Spanned<PathBuf>>,
+    /// Overlay layers on top of the recipe data, in order.
+    pub overlays: Option<Spanned<Vec<PathBuf>>>,
     /// The host root passed to collectors.
     pub host_root: Option<Spanned<PathBuf>>,
     /// Per-collector options.
@@ -272,6 +275,7 @@ timeout = "10s"
 plugin-dirs = ["/opt/vendor/eidos"]
 plugin-lock = "/etc/eidos/plugins.lock"
 recipes = "/etc/eidos/recipes"
+overlays = ["/etc/eidos/overlays.d/acme"]
 host-root = "/host"
 [timeouts]
 k8s = "60s"

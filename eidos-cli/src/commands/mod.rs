@@ -12,6 +12,7 @@ use crate::error::{CliError, CliResult};
 use crate::host::discovery::SearchPathSpec;
 use crate::host::loader::LoadPolicy;
 use crate::host::lock::Lock;
+use crate::host::probe_cache::ProbeCache;
 use crate::host::registry::Registry;
 use crate::settings::{Settings, Source};
 use std::sync::Arc;
@@ -56,6 +57,7 @@ impl Context {
         let policy = LoadPolicy {
             lock,
             allow_insecure: settings.allow_insecure_plugins,
+            probe_cache: ProbeCache::for_this_process().map(Arc::new),
         };
         // The flag, environment and file directories come resolved from the settings; the rest of
         // the search path (the executable's directory, the user's and the system's) from here.

@@ -10,7 +10,8 @@
 //! 5. They are copied into a sealed memfd (`sealed.rs`); everything after this sees those bytes and
 //!    no others, so swapping the file after the open changes nothing that is loaded.
 //! 6. A library not vouched for by a lock is loaded first in a probe process (`probe.rs`); if that
-//!    crashes, the library is refused and the host lives on.
+//!    crashes, the library is refused and the host lives on. A library with the same hash that
+//!    survived a probe of this eidos before is not probed again (`probe_cache.rs`).
 //! 7. The memfd is loaded: `lib_header_from_path` and `init_root_module` check the plugin API
 //!    version (same major) and the root module's layout before any plugin code is called
 //!    (abi_stable's `RootModule::load_from_file` would cache one library per root-module type and
@@ -26,6 +27,7 @@ use super::elf::{self, ElfError};
 use super::files::{read_capped, ReadError};
 use super::lock::{sha256_hex, Lock, LockedPlugin};
 use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
+use super::probe_cache::ProbeCache;
 use super::sealed::SealedCopy;
 use super::security::{open_plugin, Insecure};
 use eidos_plugin_api::abi::PluginModuleRef;
@@ -48,6 +50,8 @@ pub struct LoadPolicy {
     pub lock: Option<Arc<Lock>>,
     /// Skip the ownership and permission checks (development only).
     pub allow_insecure: bool,
+    /// Which libraries survived a probe before (none: every library not in a lock is probed).
+    pub probe_cache: Option<Arc<ProbeCache>>,
 }
 
 /// Why a library was refused.
@@ -199,10 +203,18 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     drop(opened);
     if entry.is_none() {
         if let Some(exe) = probe_executable() {
-            probe(&exe, &staged.copy, PROBE_TIMEOUT).map_err(|reason| LoadError::Probe {
-                path: path.clone(),
-                reason,
-            })?;
+            let cache = policy.probe_cache.as_deref();
+            if cache.is_some_and(|c| c.vouches_for(&staged.sha256)) {
+                tracing::debug!(path = %path.display(), "plugin probed before (probe cache)");
+            } else {
+                probe(&exe, &staged.copy, PROBE_TIMEOUT).map_err(|reason| LoadError::Probe {
+                    path: path.clone(),
+                    reason,
+                })?;
+                if let Some(cache) = cache {
+                    cache.remember(&staged.sha256);
+                }
+            }
         }
     }
     let sealed = staged.copy.keep_open_for_process();

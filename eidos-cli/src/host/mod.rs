@@ -9,6 +9,7 @@ pub mod lock;
 pub mod options;
 pub mod output;
 pub mod probe;
+pub mod probe_cache;
 pub mod registry;
 pub mod sealed;
 pub mod security;

@@ -3,7 +3,9 @@
 //! Discovery only reads directory listings; a library is opened the first time it is needed, so
 //! `eidos snapshot --collectors os --format json` opens exactly two libraries.
 
-use super::discovery::{discover, normalize_name, Candidate, SearchDir};
+use super::discovery::{
+    companion_folders, discover, normalize_name, Candidate, CompanionFolder, SearchDir,
+};
 use super::loader::{load, LoadError, LoadPolicy, LoadedPlugin};
 use eidos_plugin_api::PluginKind;
 use serde::Serialize;
@@ -87,6 +89,12 @@ impl Registry {
     /// The directories searched, in order.
     pub fn dirs(&self) -> &[SearchDir] {
         &self.dirs
+    }
+
+    /// The folder called `name` in each searched directory that has one, in search order, checked
+    /// as plugin directories are (unless insecure plugins are allowed).
+    pub fn companion_folders(&self, name: &str) -> Vec<CompanionFolder> {
+        companion_folders(&self.dirs, name, !self.policy.allow_insecure)
     }
 
     /// The winning (not shadowed) files of a kind, in search order.
