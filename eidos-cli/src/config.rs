@@ -15,6 +15,7 @@
 //! plugin-lock = "/etc/eidos/plugins.lock"
 //! recipes = "/etc/eidos/recipes"        # recipe data directory
 //! host-root = "/host"                   # where the node's filesystem is mounted
+//! facts-dir = "/etc/eidos/facts.d"      # static facts read by the built-in facts collector
 //!
 //! [timeouts]                            # per-collector timeouts, beside the global one
 //! k8s = "60s"
@@ -105,6 +106,8 @@ pub struct ConfigFile {
     pub recipes: Option<Spanned<PathBuf>>,
     /// The host root passed to collectors.
     pub host_root: Option<Spanned<PathBuf>>,
+    /// The static facts directory (the built-in `facts` collector).
+    pub facts_dir: Option<Spanned<PathBuf>>,
     /// Per-collector options.
     #[serde(default)]
     pub collectors: BTreeMap<String, BTreeMap<String, Spanned<OptionValue>>>,

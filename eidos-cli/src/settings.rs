@@ -195,6 +195,8 @@ pub struct Flags {
     pub timeout: Vec<TimeoutItem>,
     /// `--recipes`.
     pub recipes: Option<PathBuf>,
+    /// `--facts-dir`.
+    pub facts_dir: Option<PathBuf>,
     /// `eidos serve`'s flags.
     pub serve: ServeFlags,
 }
@@ -292,6 +294,8 @@ pub struct Settings {
     pub recipes: Option<Setting<PathBuf>>,
     /// The host root passed to collectors.
     pub host_root: Setting<PathBuf>,
+    /// The directory the built-in `facts` collector reads.
+    pub facts_dir: Setting<PathBuf>,
     /// Collector options from the file's `[collectors.NAME]` tables.
     pub collector_options: BTreeMap<String, BTreeMap<String, Setting<String>>>,
     /// `eidos serve`'s settings.
@@ -551,6 +555,18 @@ impl Settings {
             file.value(&f.host_root),
         )
         .unwrap_or_else(|| Setting::new(PathBuf::from("/"), Source::Default));
+        let facts_dir = first(
+            flag(flags.facts_dir.clone(), "--facts-dir"),
+            env.get("EIDOS_FACTS_DIR")?
+                .map(|s| Setting::new(PathBuf::from(s.value), s.source)),
+            file.value(&f.facts_dir),
+        )
+        .unwrap_or_else(|| {
+            Setting::new(
+                PathBuf::from(crate::host::facts::DEFAULT_DIR),
+                Source::Default,
+            )
+        });
         let collector_options = f
             .collectors
             .iter()
@@ -580,6 +596,7 @@ impl Settings {
             allow_insecure_plugins: flags.allow_insecure_plugins,
             recipes,
             host_root,
+            facts_dir,
             collector_options,
             serve: serve_settings(&flags.serve, &env, &file)?,
         })
