@@ -199,6 +199,10 @@ fn a_hanging_collector_times_out_and_its_whole_process_group_is_killed() {
     assert_eq!(collector(&doc, "hang")["status"], "timed-out", "{doc}");
     assert_eq!(collector(&doc, "sh-example")["status"], "ok", "{doc}");
     assert_eq!(doc["metadata"]["complete"], false);
+    assert!(
+        out.elapsed < std::time::Duration::from_secs(60),
+        "the run waited for the hanging collector's child instead of killing it"
+    );
     let child = read_pid(&pidfile);
     // The run returned only after killing the group: the child is gone already, not eventually.
     assert!(
