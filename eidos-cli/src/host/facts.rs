@@ -304,7 +304,7 @@ mod tests {
         let (tmp, dir) = facts_dir();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &dir.join("fifo.json"),
+            dir.join("fifo.json"),
             rustix::fs::FileType::Fifo,
             rustix::fs::Mode::from_raw_mode(0o644),
             0,

@@ -17,6 +17,9 @@
 //!    make every plugin the same plugin); then the manifest is checked against the file name, and
 //!    against the lock.
 //!
+//! An executable collector (`eidos-collector-NAME`) takes steps 1 to 3 and the lock checks of 7 in
+//! `exec.rs` instead; its manifest comes from running it.
+//!
 //! A file that fails any step is refused with a reason naming the file; it never stops other
 //! plugins from loading. Libraries are never unloaded (a timed-out collector may still be running
 //! in one).
