@@ -16,6 +16,7 @@
 //! recipes = "/etc/eidos/recipes"        # recipe data directory (replaces the built-in data)
 //! overlays = ["/etc/eidos/overlays.d/acme"]  # overlay layers on top of the recipe data
 //! host-root = "/host"                   # where the node's filesystem is mounted
+//! facts-dir = "/etc/eidos/facts.d"      # static facts read by the built-in facts collector
 //!
 //! [timeouts]                            # per-collector timeouts, beside the global one
 //! k8s = "60s"
@@ -108,6 +109,8 @@ pub struct ConfigFile {
     pub overlays: Option<Spanned<Vec<PathBuf>>>,
     /// The host root passed to collectors.
     pub host_root: Option<Spanned<PathBuf>>,
+    /// The static facts directory (the built-in `facts` collector).
+    pub facts_dir: Option<Spanned<PathBuf>>,
     /// Per-collector options.
     #[serde(default)]
     pub collectors: BTreeMap<String, BTreeMap<String, Spanned<OptionValue>>>,

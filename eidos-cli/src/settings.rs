@@ -197,6 +197,8 @@ pub struct Flags {
     pub recipes: Option<PathBuf>,
     /// `--overlays`, in order.
     pub overlays: Vec<PathBuf>,
+    /// `--facts-dir`.
+    pub facts_dir: Option<PathBuf>,
     /// `eidos serve`'s flags.
     pub serve: ServeFlags,
 }
@@ -298,6 +300,8 @@ pub struct Settings {
     pub overlays: Vec<Setting<PathBuf>>,
     /// The host root passed to collectors.
     pub host_root: Setting<PathBuf>,
+    /// The directory the built-in `facts` collector reads.
+    pub facts_dir: Setting<PathBuf>,
     /// Collector options from the file's `[collectors.NAME]` tables.
     pub collector_options: BTreeMap<String, BTreeMap<String, Setting<String>>>,
     /// `eidos serve`'s settings.
@@ -579,6 +583,18 @@ impl Settings {
             file.value(&f.host_root),
         )
         .unwrap_or_else(|| Setting::new(PathBuf::from("/"), Source::Default));
+        let facts_dir = first(
+            flag(flags.facts_dir.clone(), "--facts-dir"),
+            env.get("EIDOS_FACTS_DIR")?
+                .map(|s| Setting::new(PathBuf::from(s.value), s.source)),
+            file.value(&f.facts_dir),
+        )
+        .unwrap_or_else(|| {
+            Setting::new(
+                PathBuf::from(crate::host::facts::DEFAULT_DIR),
+                Source::Default,
+            )
+        });
         let collector_options = f
             .collectors
             .iter()
@@ -609,6 +625,7 @@ impl Settings {
             recipes,
             overlays,
             host_root,
+            facts_dir,
             collector_options,
             serve: serve_settings(&flags.serve, &env, &file)?,
         })

@@ -27,6 +27,7 @@ fn list(dir: &Path) -> (Run, Vec<(String, Value)>) {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|e| e["builtin"] != true)
             .map(|e| {
                 let path = e["path"].as_str().unwrap();
                 let name = path.rsplit('/').next().unwrap().to_owned();

@@ -113,6 +113,9 @@ pub fn settings(settings: &Settings) -> Vec<Setting> {
     out.push(row("host-root", &settings.host_root, |p| {
         p.display().to_string()
     }));
+    out.push(row("facts-dir", &settings.facts_dir, |p| {
+        p.display().to_string()
+    }));
     for (collector, table) in &settings.collector_options {
         for (key, value) in table {
             out.push(row(

@@ -10,7 +10,8 @@ pub mod validate;
 
 use crate::error::{CliError, CliResult};
 use crate::host::discovery::SearchPathSpec;
-use crate::host::loader::LoadPolicy;
+use crate::host::facts::FactsCollector;
+use crate::host::loader::{LoadPolicy, LoadedPlugin};
 use crate::host::lock::Lock;
 use crate::host::probe_cache::ProbeCache;
 use crate::host::registry::Registry;
@@ -82,7 +83,11 @@ impl Context {
                 .collect::<Vec<_>>()
                 .join(":")
         });
-        let registry = Registry::discover(spec.dirs(), policy);
+        let mut registry = Registry::discover(spec.dirs(), policy);
+        registry.add_builtin(LoadedPlugin::facts(FactsCollector::new(
+            settings.facts_dir.value.clone(),
+            !settings.allow_insecure_plugins,
+        )));
         for dir in registry.dirs() {
             tracing::debug!(dir = %dir.path.display(), source = ?dir.source, "plugin search path");
         }

@@ -4,6 +4,10 @@
 //! `libeidos_serializer_NAME.so` (`.dylib` on macOS). Kind and name come from the file name, so
 //! that a shadowed plugin is never loaded at all: the first file of a kind and name along the search
 //! path wins, and later ones are reported as shadowed.
+//!
+//! An executable file named `eidos-collector-NAME` is a collector too (`exec.rs`); it shares the
+//! search order and the shadowing with library collectors of the same name (within one directory,
+//! files are taken in file-name order, so `eidos-collector-x` comes before `libeidos_collector_x.so`).
 
 use eidos_plugin_api::PluginKind;
 use std::path::{Path, PathBuf};
@@ -128,6 +132,17 @@ pub struct Candidate {
     pub shadowed_by: Option<PathBuf>,
 }
 
+impl Candidate {
+    /// Whether the file is an executable collector (`eidos-collector-NAME`) rather than a library.
+    pub fn is_executable(&self) -> bool {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(super::exec::parse_file_name)
+            .is_some()
+    }
+}
+
 /// Parses a plugin file name into its kind and name, or `None` if it is not a plugin file name.
 pub fn parse_file_name(file_name: &str) -> Option<(PluginKind, String)> {
     let stem = file_name
@@ -175,7 +190,9 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
             .collect();
         files.sort();
         for (file_name, path) in files {
-            let Some((kind, name)) = parse_file_name(&file_name) else {
+            let Some((kind, name)) = parse_file_name(&file_name).or_else(|| {
+                super::exec::parse_file_name(&file_name).map(|n| (PluginKind::Collector, n))
+            }) else {
                 continue;
             };
             if !path.is_file() {
