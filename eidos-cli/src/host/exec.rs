@@ -868,6 +868,7 @@ echo 'warning: a log line' >&2"#;
                 source: "test.lock".into(),
             })),
             allow_insecure: false,
+            probe_cache: None,
         };
         assert!(load(
             &candidate,
