@@ -161,7 +161,7 @@ fn describe_table(d: &Description) -> String {
         ("description", e.description.clone().unwrap_or_else(dash)),
         ("file", e.path.display().to_string()),
         ("sha256", e.sha256.clone().unwrap_or_else(dash)),
-        ("status", status_text(&e.status)),
+        ("status", status_text(e)),
     ];
     if !e.formats.is_empty() {
         fields.push(("formats", e.formats.join(", ")));
@@ -208,8 +208,9 @@ fn describe_table(d: &Description) -> String {
     out
 }
 
-fn status_text(status: &PluginStatus) -> String {
-    match status {
+fn status_text(e: &PluginEntry) -> String {
+    match &e.status {
+        PluginStatus::Loaded if e.builtin => "built-in".to_owned(),
         PluginStatus::Loaded => "loaded".to_owned(),
         PluginStatus::Shadowed { by } => format!("shadowed by {}", by.display()),
         PluginStatus::Refused { reason } => format!("refused: {reason}"),
@@ -221,6 +222,10 @@ pub fn lock(ctx: &Context, args: &PluginsLockArgs) -> CliResult {
     let mut registry = ctx.registry()?;
     let mut plugins = Vec::new();
     for entry in registry.entries() {
+        if entry.builtin {
+            // Part of eidos itself: the eidos binary is what a site pins.
+            continue;
+        }
         match &entry.status {
             PluginStatus::Loaded => {}
             PluginStatus::Shadowed { .. } => continue,
@@ -272,7 +277,7 @@ fn table(entries: &[PluginEntry]) -> String {
         column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(STATUS_WIDTH)));
     }
     for e in entries {
-        let status = status_text(&e.status);
+        let status = status_text(e);
         table.add_row([
             e.name.clone(),
             e.kind.to_string(),
@@ -310,6 +315,7 @@ mod tests {
             )),
             sha256: None,
             status,
+            builtin: false,
         }
     }
 
