@@ -140,7 +140,7 @@ fn plugins_describe_shows_a_plugin_with_its_typed_options_in_each_format() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("no plugin named \"acme-nic\": found example, fail, json, os"),
+            .contains("no plugin named \"acme-nic\": found example, facts, fail, json, os"),
         "{}",
         out.stderr
     );
