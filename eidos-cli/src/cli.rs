@@ -217,6 +217,31 @@ pub enum PluginsCommand {
     /// Write a lock file (TOML) pinning the plugins that load now: name, kind, version, API
     /// version, file name and SHA-256.
     Lock(PluginsLockArgs),
+    /// Show one plugin: description, kind, version, API version, file, SHA-256, and each option
+    /// with its type, default and help.
+    Describe(PluginsDescribeArgs),
+}
+
+/// `eidos plugins describe`.
+#[derive(Debug, Args)]
+pub struct PluginsDescribeArgs {
+    /// The plugin's name (`os`, `json`, `acme-nic` …).
+    pub name: String,
+    /// Which kind, when a collector and a serializer share the name.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// A plugin kind on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// A collector plugin.
+    Collector,
+    /// A serializer plugin.
+    Serializer,
 }
 
 /// `eidos plugins lock`.

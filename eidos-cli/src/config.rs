@@ -82,6 +82,16 @@ impl OptionValue {
             OptionValue::List(items) => items.join(","),
         }
     }
+
+    /// The TOML type, with an article, for messages: `a string`, `an integer` …
+    pub fn toml_type(&self) -> &'static str {
+        match self {
+            OptionValue::Text(_) => "a string",
+            OptionValue::Integer(_) => "an integer",
+            OptionValue::Bool(_) => "a boolean",
+            OptionValue::List(_) => "an array",
+        }
+    }
 }
 
 /// The file's contents, each value with its position in the text.

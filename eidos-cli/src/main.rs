@@ -46,6 +46,7 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Recipe(args) => commands::recipe::run(&ctx, args),
         Command::Plugins(PluginsCommand::List(args)) => commands::plugins::list(&ctx, args),
         Command::Plugins(PluginsCommand::Lock(args)) => commands::plugins::lock(&ctx, args),
+        Command::Plugins(PluginsCommand::Describe(args)) => commands::plugins::describe(&ctx, args),
         Command::Config(ConfigCommand::Show(args)) => commands::config::show(&ctx, args),
         Command::Completion(args) => commands::completion::run(args),
         Command::Serve(_) => commands::serve::run(&ctx),

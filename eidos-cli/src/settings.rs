@@ -303,7 +303,7 @@ pub struct Settings {
     /// The directory the built-in `facts` collector reads.
     pub facts_dir: Setting<PathBuf>,
     /// Collector options from the file's `[collectors.NAME]` tables.
-    pub collector_options: BTreeMap<String, BTreeMap<String, Setting<String>>>,
+    pub collector_options: BTreeMap<String, BTreeMap<String, Setting<config::OptionValue>>>,
     /// `eidos serve`'s settings.
     pub serve: ServeSettings,
 }
@@ -604,7 +604,7 @@ impl Settings {
                     .map(|(key, value)| {
                         (
                             key.clone(),
-                            Setting::new(value.get_ref().as_setting(), file.source(value.span())),
+                            Setting::new(value.get_ref().clone(), file.source(value.span())),
                         )
                     })
                     .collect();

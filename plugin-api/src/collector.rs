@@ -1,6 +1,8 @@
 //! The trait collector plugins implement, and what they are handed.
 
 use crate::model::Measurement;
+use crate::options::{bool_expected, parse_bool, split_list, OptionDecl};
+use crate::OptionSpec;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +20,13 @@ pub trait Collector {
     /// One line saying what it collects.
     const DESCRIPTION: &'static str;
     /// The option keys it accepts, each with one line of help. The host refuses any other key.
+    /// These options are untyped: the host passes any text. Prefer [`Collector::OPTION_SPECS`].
     const OPTIONS: &'static [(&'static str, &'static str)] = &[];
+    /// Typed options: each key with its type, help and optional default. The host checks every
+    /// value against its type before any collector runs, and `eidos plugins describe` shows them.
+    /// Read them with [`CollectContext::option_bool`] and its siblings, which apply the default.
+    /// A key declared here and in [`Collector::OPTIONS`] is typed. Since plugin API 1.2.
+    const OPTION_SPECS: &'static [OptionDecl] = &[];
     /// Key patterns (`TYPE/SUBTYPE/KEY`, `*` matches any run of characters) of readings that change
     /// between runs on an unchanged node: timestamps, PIDs, counters, load averages. `eidos diff`
     /// and `eidos fleet report` ignore them by default. Since plugin API 1.2.
@@ -59,6 +67,14 @@ impl Outcome {
         })
     }
 
+    /// A collection with warnings: problems that did not stop collection. Since plugin API 1.2.
+    pub fn with_warnings(measurements: Vec<Measurement>, warnings: Vec<String>) -> Self {
+        Outcome::Collected(Collection {
+            measurements,
+            warnings,
+        })
+    }
+
     /// "Not applicable here", with the reason.
     pub fn not_applicable(reason: impl Into<String>) -> Self {
         Outcome::NotApplicable(reason.into())
@@ -93,6 +109,14 @@ impl CollectError {
     }
 }
 
+fn invalid(key: &str, value: &str, expected: String) -> CollectError {
+    CollectError::InvalidOption {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected,
+    }
+}
+
 /// The host's cancellation flag, as a collector sees it.
 #[derive(Clone, Copy)]
 pub struct CancelToken<'a>(&'a AtomicBool);
@@ -121,6 +145,7 @@ impl std::fmt::Debug for CancelToken<'_> {
 #[derive(Debug, Clone)]
 pub struct CollectContext<'a> {
     options: &'a BTreeMap<String, String>,
+    specs: &'a [OptionSpec],
     host_root: &'a Path,
     timeout: Duration,
     started: Instant,
@@ -138,6 +163,7 @@ impl<'a> CollectContext<'a> {
     ) -> Self {
         CollectContext {
             options,
+            specs: &[],
             host_root,
             timeout,
             started: Instant::now(),
@@ -145,7 +171,15 @@ impl<'a> CollectContext<'a> {
         }
     }
 
-    /// The value of an option, if set.
+    /// The same context, reading option defaults from `specs` (the export layer passes the
+    /// collector's [`Collector::OPTION_SPECS`]). Since plugin API 1.2.
+    pub fn with_option_specs(mut self, specs: &'a [OptionSpec]) -> Self {
+        self.specs = specs;
+        self
+    }
+
+    /// The value of an option as it was set, if set (declared defaults are not applied; the typed
+    /// accessors such as [`CollectContext::option_bool`] apply them).
     pub fn option(&self, key: &str) -> Option<&'a str> {
         self.options.get(key).map(String::as_str)
     }
@@ -155,19 +189,72 @@ impl<'a> CollectContext<'a> {
         self.options
     }
 
-    /// A boolean option (`true`/`false`, `1`/`0`, `yes`/`no`), or `default` when unset.
+    /// A boolean option, or `default` when unset. Accepted spellings, in any ASCII case: `true`,
+    /// `1`, `yes`, `on` and `false`, `0`, `no`, `off` ([`crate::options::BOOL_SPELLINGS`]).
     pub fn bool_option(&self, key: &str, default: bool) -> Result<bool, CollectError> {
         match self.option(key) {
             None => Ok(default),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(true),
-                "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(CollectError::InvalidOption {
-                    key: key.to_owned(),
-                    value: v.to_owned(),
-                    expected: "true or false".to_owned(),
-                }),
-            },
+            Some(v) => parse_bool(v).ok_or_else(|| invalid(key, v, bool_expected())),
+        }
+    }
+
+    /// The value set for `key`, else the default its [`OptionDecl`] declares.
+    pub fn option_or_default(&self, key: &str) -> Option<&'a str> {
+        self.option(key).or_else(|| {
+            self.specs
+                .iter()
+                .find(|s| s.key == key)
+                .and_then(|s| s.default.as_deref())
+        })
+    }
+
+    /// A typed option read as a boolean (spellings as for [`CollectContext::bool_option`]); the
+    /// declared default when unset; `None` when neither. Since plugin API 1.2.
+    pub fn option_bool(&self, key: &str) -> Result<Option<bool>, CollectError> {
+        self.typed(key, |v| parse_bool(v).ok_or_else(bool_expected))
+    }
+
+    /// A typed option read as a whole number; the declared default when unset. Since plugin API
+    /// 1.2.
+    pub fn option_integer(&self, key: &str) -> Result<Option<i64>, CollectError> {
+        self.typed(key, |v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| "a whole number such as 10 or -3".to_owned())
+        })
+    }
+
+    /// A typed option read as a duration (`500ms`, `5s`, `1m 30s`); the declared default when
+    /// unset. Since plugin API 1.2.
+    pub fn option_duration(&self, key: &str) -> Result<Option<Duration>, CollectError> {
+        self.typed(key, |v| {
+            humantime::parse_duration(v.trim())
+                .map_err(|_| "a duration such as 500ms, 5s or 1m".to_owned())
+        })
+    }
+
+    /// A typed option read as text (also for `one-of` options); the declared default when unset.
+    /// Since plugin API 1.2.
+    pub fn option_str(&self, key: &str) -> Option<&'a str> {
+        self.option_or_default(key)
+    }
+
+    /// A typed option read as a list of strings (comma-separated on the wire, items trimmed, empty
+    /// items dropped); the declared default when unset. Since plugin API 1.2.
+    pub fn option_list(&self, key: &str) -> Option<Vec<String>> {
+        self.option_or_default(key).map(split_list)
+    }
+
+    fn typed<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, CollectError> {
+        match self.option_or_default(key) {
+            None => Ok(None),
+            Some(v) => parse(v)
+                .map(Some)
+                .map_err(|expected| invalid(key, v, expected)),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::abi::PluginModule;
 use crate::collector::{CancelToken, CollectContext, CollectError, Collector, Outcome};
 use crate::manifest::{Manifest, OptionSpec, PluginKind};
 use crate::serializer::{SerializeOptions, Serializer};
-use crate::wire::{CollectRequest, CollectResponse, SerializeRequest};
+use crate::wire::{CollectReply, CollectRequest, CollectResponse, SerializeRequest};
 use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 use std::cell::RefCell;
 use std::path::Path;
@@ -62,6 +62,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> RString {
         .into()
 }
 
+/// The options collector `C` declares, as manifest entries: its untyped `OPTIONS` (those not also
+/// declared typed), then its typed `OPTION_SPECS`.
+pub fn option_specs<C: Collector>() -> Vec<OptionSpec> {
+    let typed = C::OPTION_SPECS;
+    C::OPTIONS
+        .iter()
+        .filter(|(key, _)| !typed.iter().any(|d| d.key == *key))
+        .map(|(key, description)| OptionSpec::untyped(*key, *description))
+        .chain(typed.iter().map(|d| d.to_spec()))
+        .collect()
+}
+
 /// The manifest of collector `C`, as JSON.
 pub fn collector_manifest<C: Collector>(version: &str) -> RString {
     let manifest = Manifest {
@@ -71,13 +83,7 @@ pub fn collector_manifest<C: Collector>(version: &str) -> RString {
         api_version: crate::PLUGIN_API_VERSION.to_owned(),
         description: C::DESCRIPTION.to_owned(),
         formats: Vec::new(),
-        options: C::OPTIONS
-            .iter()
-            .map(|(key, description)| OptionSpec {
-                key: (*key).to_owned(),
-                description: (*description).to_owned(),
-            })
-            .collect(),
+        options: option_specs::<C>(),
         volatile_keys: C::VOLATILE_KEYS.iter().map(|k| (*k).to_owned()).collect(),
         sensitive_keys: C::SENSITIVE_KEYS.iter().map(|k| (*k).to_owned()).collect(),
     };
@@ -106,13 +112,17 @@ pub fn run_collector<C: Collector>(request: RStr<'_>, cancelled: &AtomicBool) ->
         Err(e) => CollectResponse::error(format!("malformed collect request: {e}")),
         Ok(req) => {
             let root = Path::new(&req.host_root);
+            let specs = option_specs::<C>();
             let ctx = CollectContext::new(
                 &req.options,
                 root,
                 Duration::from_millis(req.timeout_ms),
                 CancelToken::new(cancelled),
-            );
-            match guard(|| C::collect(&ctx)) {
+            )
+            .with_option_specs(&specs);
+            let level = req.log_level.as_deref().and_then(crate::logs::parse_level);
+            let (outcome, logs) = crate::logs::capture(level, || guard(|| C::collect(&ctx)));
+            let response = match outcome {
                 Err(panic) => CollectResponse::error(panic),
                 Ok(Err(e)) => CollectResponse::Error {
                     invalid_option: matches!(e, CollectError::InvalidOption { .. }),
@@ -123,7 +133,8 @@ pub fn run_collector<C: Collector>(request: RStr<'_>, cancelled: &AtomicBool) ->
                     measurements: c.measurements,
                     warnings: c.warnings,
                 },
-            }
+            };
+            return to_json(&CollectReply { response, logs });
         }
     };
     to_json(&response)
@@ -357,6 +368,7 @@ mod tests {
                 .collect(),
             host_root: "/".into(),
             timeout_ms: 1000,
+            log_level: None,
         })
         .unwrap()
     }
@@ -440,5 +452,111 @@ mod tests {
         assert_eq!(m.version, "9.9.9");
         assert_eq!(m.api_version, crate::PLUGIN_API_VERSION);
         assert_eq!(m.options[0].key, "x");
+    }
+
+    struct Typed;
+    impl Collector for Typed {
+        const NAME: &'static str = "typed";
+        const DESCRIPTION: &'static str = "typed options";
+        const OPTIONS: &'static [(&'static str, &'static str)] =
+            &[("old", "untyped"), ("depth", "declared twice")];
+        const OPTION_SPECS: &'static [crate::OptionDecl] = &[
+            crate::OptionDecl::integer("depth", "how deep").with_default("2"),
+            crate::OptionDecl::duration("wait", "how long"),
+        ];
+        fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+            let depth = ctx.option_integer("depth")?.unwrap_or(-1);
+            let wait = ctx
+                .option_duration("wait")?
+                .map_or(0, |d| d.as_millis() as i64);
+            Ok(Outcome::one(Measurement::new(
+                "typed",
+                vec![Subtype::new("s").with("depth", depth).with("wait", wait)],
+            )))
+        }
+    }
+
+    #[test]
+    fn typed_options_reach_the_manifest_and_their_defaults_apply_in_the_plugin() {
+        let m: Manifest =
+            serde_json::from_str(collector_manifest::<Typed>("1.0.0").as_str()).unwrap();
+        let keys: Vec<_> = m.options.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["old", "depth", "wait"]);
+        assert_eq!(m.options[0].value_type, None);
+        assert_eq!(m.options[1].value_type, Some(crate::OptionType::Integer));
+        assert_eq!(m.options[1].default.as_deref(), Some("2"));
+
+        let flag = AtomicBool::new(false);
+        let answer = |options: &[(&str, &str)]| -> CollectResponse {
+            let out = run_collector::<Typed>(RStr::from_str(&request(options)), &flag);
+            serde_json::from_str(out.as_str()).unwrap()
+        };
+        let CollectResponse::Ok { measurements, .. } = answer(&[("wait", "1s")]) else {
+            panic!()
+        };
+        assert_eq!(measurements[0].subtypes[0].data["depth"], 2.into());
+        assert_eq!(measurements[0].subtypes[0].data["wait"], 1000.into());
+        // A host older than 1.2 does not check types: the plugin still refuses a bad value.
+        match answer(&[("depth", "deep")]) {
+            CollectResponse::Error {
+                message,
+                invalid_option,
+            } => {
+                assert!(invalid_option);
+                assert!(
+                    message.contains("\"deep\"") && message.contains("whole number"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    struct Chatty;
+    impl Collector for Chatty {
+        const NAME: &'static str = "chatty";
+        const DESCRIPTION: &'static str = "logs";
+        fn collect(_: &CollectContext<'_>) -> Result<Outcome, CollectError> {
+            tracing::info!(port = 3, "probing");
+            tracing::debug!("detail");
+            Err(CollectError::failed("gave up"))
+        }
+    }
+
+    #[test]
+    fn log_events_come_back_with_the_answer_at_the_level_the_host_asks_for() {
+        let flag = AtomicBool::new(false);
+        let mut req: CollectRequest = serde_json::from_str(&request(&[])).unwrap();
+        req.log_level = Some("info".into());
+        let out =
+            run_collector::<Chatty>(RStr::from_str(&serde_json::to_string(&req).unwrap()), &flag);
+        let reply: CollectReply = serde_json::from_str(out.as_str()).unwrap();
+        assert!(matches!(reply.response, CollectResponse::Error { .. }));
+        assert_eq!(reply.logs.len(), 1, "{:?}", reply.logs);
+        assert_eq!(reply.logs[0].message, "probing port=3");
+        assert_eq!(reply.logs[0].level, "info");
+        // A host before 1.2 asks for no logs and reads a plain response.
+        let out = run_collector::<Chatty>(RStr::from_str(&request(&[])), &flag);
+        assert!(!out.as_str().contains("logs"), "{}", out.as_str());
+        let _: CollectResponse = serde_json::from_str(out.as_str()).unwrap();
+    }
+
+    #[test]
+    fn a_reply_keeps_exact_readings_through_the_flattened_response() {
+        let reply = CollectReply {
+            response: CollectResponse::Ok {
+                measurements: vec![Measurement::new(
+                    "x",
+                    vec![Subtype::new("s")
+                        .with("max", u64::MAX)
+                        .with("min", i64::MIN)
+                        .with("f", 0.25)],
+                )],
+                warnings: vec![],
+            },
+            logs: vec![],
+        };
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(serde_json::from_str::<CollectReply>(&json).unwrap(), reply);
     }
 }

@@ -7,6 +7,9 @@
 //! - [`Collector`] and [`Serializer`]: the traits plugin authors implement, in plain Rust;
 //! - [`export_collector!`] and [`export_serializer!`]: the macros that turn such an implementation into
 //!   a loadable plugin, catching panics at the boundary;
+//! - [`options`]: typed collector options ([`OptionDecl`]) and the parser host and plugin share;
+//! - [`logs`]: how a plugin's `tracing` events reach the host's log;
+//! - `testing` (feature `test-support`): a [`CollectContext`] for a plugin's unit tests;
 //! - [`abi`]: the small, versioned, `abi_stable` root module the host loads. Plugin authors never
 //!   touch it.
 //!
@@ -17,14 +20,19 @@ pub mod abi;
 mod collector;
 #[doc(hidden)]
 pub mod export;
+pub mod logs;
 mod manifest;
 pub mod model;
+pub mod options;
 mod serializer;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod wire;
 
 pub use collector::{CancelToken, CollectContext, CollectError, Collection, Collector, Outcome};
 pub use manifest::{Manifest, OptionSpec, PluginKind};
 pub use model::{Measurement, MeasurementType, Reading, Snapshot, Subtype};
+pub use options::{OptionDecl, OptionKind, OptionType, TypedValue};
 pub use serializer::{SerializeError, SerializeOptions, Serializer};
 
 /// Re-exported so that the export macros can name it from plugin crates that do not depend on it.
@@ -32,6 +40,8 @@ pub use serializer::{SerializeError, SerializeOptions, Serializer};
 pub use abi_stable;
 #[doc(hidden)]
 pub use serde_json;
+/// Re-exported so that a plugin logs through the same `tracing` the export layer captures.
+pub use tracing;
 
 /// The plugin API version this crate implements (its own crate version).
 pub const PLUGIN_API_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -45,6 +45,17 @@ pub struct OptionSpec {
     pub key: String,
     /// One line of help, e.g. what values it takes.
     pub description: String,
+    /// The value's type; `None` for an untyped option, which takes any text (every option of a
+    /// plugin built before 1.2). Added in plugin API 1.2.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<crate::options::OptionType>,
+    /// For a `one-of` option: the words it accepts. Added in plugin API 1.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// The value the collector uses when the option is not set, as it would be given on `--set`.
+    /// Added in plugin API 1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
 }
 
 /// A plugin's self-description, returned by its `manifest` entry point.

@@ -72,19 +72,44 @@ impl From<u64> for Reading {
         i64::try_from(v).map_or(Reading::Uint(v), Reading::Int)
     }
 }
-impl From<u32> for Reading {
-    fn from(v: u32) -> Self {
-        Reading::Int(i64::from(v))
+impl From<usize> for Reading {
+    fn from(v: usize) -> Self {
+        // usize is at most 64 bits wide on every platform eidos builds for.
+        u64::try_from(v).map_or_else(|_| Reading::Str(v.to_string()), Reading::from)
     }
 }
+impl From<isize> for Reading {
+    fn from(v: isize) -> Self {
+        i64::try_from(v).map_or_else(|_| Reading::Str(v.to_string()), Reading::Int)
+    }
+}
+
+/// Integer widths that always fit in `i64`.
+macro_rules! reading_from_small_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Reading {
+            fn from(v: $t) -> Self {
+                Reading::Int(i64::from(v))
+            }
+        }
+    )*};
+}
+reading_from_small_int!(i8, i16, i32, u8, u16, u32);
+
 impl From<i64> for Reading {
     fn from(v: i64) -> Self {
         Reading::Int(v)
     }
 }
-impl From<i32> for Reading {
-    fn from(v: i32) -> Self {
-        Reading::Int(i64::from(v))
+impl From<f32> for Reading {
+    fn from(v: f32) -> Self {
+        Reading::Float(f64::from(v))
+    }
+}
+/// `None` becomes the empty string, as the original Go tool writes a value it could not read.
+impl<T: Into<Reading>> From<Option<T>> for Reading {
+    fn from(v: Option<T>) -> Self {
+        v.map_or_else(|| Reading::Str(String::new()), Into::into)
     }
 }
 impl From<f64> for Reading {
@@ -175,6 +200,14 @@ impl MeasurementType {
     }
 }
 
+/// So that every look-up by type ([`Measurement::new`], [`Measurement::is`],
+/// [`Snapshot::measurement`]) takes a built-in type and a vendor's type name (`"acme-nic"`) alike.
+impl AsRef<str> for MeasurementType {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for MeasurementType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -194,10 +227,11 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// A measurement of a known type.
-    pub fn new(kind: MeasurementType, subtypes: Vec<Subtype>) -> Self {
+    /// A measurement of a built-in type (`MeasurementType::Os`) or of any other type name
+    /// (`"acme-nic"`; vendors prefix theirs, see the plugin guide).
+    pub fn new(kind: impl AsRef<str>, subtypes: Vec<Subtype>) -> Self {
         Measurement {
-            kind: kind.as_str().to_owned(),
+            kind: kind.as_ref().to_owned(),
             subtypes,
         }
     }
@@ -207,9 +241,9 @@ impl Measurement {
         MeasurementType::parse(&self.kind)
     }
 
-    /// Whether this measurement is of the given type (case-insensitive).
-    pub fn is(&self, kind: MeasurementType) -> bool {
-        self.kind.eq_ignore_ascii_case(kind.as_str())
+    /// Whether this measurement is of the given type, built-in or named (case-insensitive).
+    pub fn is(&self, kind: impl AsRef<str>) -> bool {
+        self.kind.eq_ignore_ascii_case(kind.as_ref())
     }
 
     /// The subtype with the given name.
@@ -318,13 +352,14 @@ impl Default for Snapshot {
 }
 
 impl Snapshot {
-    /// The first measurement of the given type (case-insensitive).
-    pub fn measurement(&self, kind: MeasurementType) -> Option<&Measurement> {
+    /// The first measurement of the given type, built-in or named (case-insensitive).
+    pub fn measurement(&self, kind: impl AsRef<str>) -> Option<&Measurement> {
+        let kind = kind.as_ref();
         self.measurements.iter().find(|m| m.is(kind))
     }
 
-    /// A reading by type, subtype and key.
-    pub fn reading(&self, kind: MeasurementType, subtype: &str, key: &str) -> Option<&Reading> {
+    /// A reading by type (built-in or named), subtype and key.
+    pub fn reading(&self, kind: impl AsRef<str>, subtype: &str, key: &str) -> Option<&Reading> {
         self.measurement(kind)?.subtype(subtype)?.data.get(key)
     }
 }
@@ -420,6 +455,46 @@ mod tests {
             assert_eq!(MeasurementType::parse(name), Some(kind));
         }
         assert_eq!(MeasurementType::parse("network"), None);
+    }
+
+    #[test]
+    fn vendor_type_names_build_and_find_measurements_like_built_in_ones() {
+        let snap = Snapshot {
+            measurements: vec![
+                Measurement::new(MeasurementType::Os, vec![Subtype::new("a").with("k", 1)]),
+                Measurement::new("acme-nic", vec![Subtype::new("port0").with("mtu", 9000u16)]),
+                Measurement::new(String::from("acme-fan"), vec![]),
+            ],
+            ..Snapshot::default()
+        };
+        assert_eq!(snap.measurements[1].kind, "acme-nic");
+        assert_eq!(
+            snap.reading("ACME-NIC", "port0", "mtu"),
+            Some(&Reading::Int(9000))
+        );
+        assert_eq!(
+            snap.reading(MeasurementType::Os, "a", "k"),
+            Some(&Reading::Int(1))
+        );
+        assert!(snap.measurement(MeasurementType::Gpu).is_none());
+        assert!(snap.measurement("acme-fan").is_some());
+        assert!(snap.measurement("acme-none").is_none());
+    }
+
+    #[test]
+    fn readings_convert_from_every_integer_width_and_options() {
+        assert_eq!(Reading::from(-8i8), Reading::Int(-8));
+        assert_eq!(Reading::from(255u8), Reading::Int(255));
+        assert_eq!(Reading::from(-16i16), Reading::Int(-16));
+        assert_eq!(Reading::from(u16::MAX), Reading::Int(65535));
+        assert_eq!(Reading::from(usize::MAX), Reading::Uint(u64::MAX));
+        assert_eq!(Reading::from(isize::MIN), Reading::Int(i64::MIN));
+        assert_eq!(Reading::from(0.5f32), Reading::Float(0.5));
+        assert_eq!(Reading::from(Some(3u8)), Reading::Int(3));
+        assert_eq!(Reading::from(Some("x")), Reading::Str("x".into()));
+        assert_eq!(Reading::from(None::<u64>), Reading::Str(String::new()));
+        // Existing calls keep inferring: an unsuffixed literal is still an i32.
+        assert_eq!(Subtype::new("s").with("n", 5).data["n"], Reading::Int(5));
     }
 
     #[test]

@@ -21,6 +21,24 @@ pub struct CollectRequest {
     pub host_root: String,
     /// How long the host will wait, in milliseconds; collectors use it for their own I/O timeouts.
     pub timeout_ms: u64,
+    /// The most verbose log level the host shows (`error` … `trace`): the plugin's `tracing`
+    /// events at this level and above come back in [`CollectReply::logs`]. Absent (hosts before
+    /// 1.2): no logs are captured. Added in plugin API 1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+/// What a collector answers, with the log events it emitted while running: the
+/// [`CollectResponse`] document plus an optional `logs` field (added in plugin API 1.2; absent
+/// from older plugins' answers, ignored by older hosts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectReply {
+    /// The answer.
+    #[serde(flatten)]
+    pub response: CollectResponse,
+    /// The plugin's log events, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<crate::logs::LogEvent>,
 }
 
 /// What a collector answers.

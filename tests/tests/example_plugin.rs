@@ -178,8 +178,8 @@ fn the_option_is_passed_through_and_unknown_keys_and_bad_values_are_refused() {
     );
     assert!(
         out.stderr.contains(
-            "collector example: invalid value \"maybe\" for option uptime: \
-             expected true or false"
+            "example.uptime: invalid value \"maybe\" (from --set): expected a boolean: \
+             one of true, 1, yes, on, false, 0, no, off (any case)"
         ),
         "{}",
         out.stderr

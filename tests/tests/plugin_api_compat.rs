@@ -26,6 +26,8 @@ use std::sync::OnceLock;
 
 /// The frozen API release the legacy fixture is built against.
 const OLD_API_VERSION: &str = "1.0.0";
+/// The frozen API release the 1.1 fixture is built against.
+const API_1_1_VERSION: &str = "1.1.0";
 /// The version the rehearsal of the next minor API declares.
 const NEXT_MINOR_API_VERSION: &str = "1.3.0";
 
@@ -36,17 +38,30 @@ fn build_fixture(crate_dir: &str, lib_name: &str) -> PathBuf {
         .join("tests/compat")
         .join(crate_dir)
         .join("Cargo.toml");
-    let target_dir = build_dir()
+    build_crate(&manifest, true, lib_name)
+}
+
+/// The directory fixture crates are built into.
+fn compat_target_dir() -> PathBuf {
+    build_dir()
         .parent()
         .expect("the target directory")
-        .join("compat");
+        .join("compat")
+}
+
+/// Builds the crate at `manifest` outside the workspace into `target/compat` (with `--locked` when
+/// it has a lock file of its own) and returns the path of its library `lib<lib_name>.so`.
+fn build_crate(manifest: &Path, locked: bool, lib_name: &str) -> PathBuf {
+    let target_dir = compat_target_dir();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let build = |offline: bool| {
         let mut cmd = Command::new(&cargo);
-        cmd.arg("build")
-            .arg("--locked")
-            .arg("--manifest-path")
-            .arg(&manifest)
+        cmd.arg("build");
+        if locked {
+            cmd.arg("--locked");
+        }
+        cmd.arg("--manifest-path")
+            .arg(manifest)
             .arg("--target-dir")
             .arg(&target_dir)
             // The outer cargo's settings for this workspace must not leak into that build.
@@ -79,6 +94,35 @@ fn build_fixture(crate_dir: &str, lib_name: &str) -> PathBuf {
 fn legacy_plugin() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| build_fixture("collector-api-1.0", "compat_collector_api_1_0"))
+}
+
+/// The collector built against the frozen plugin API 1.1.0, built once per test run.
+fn api_1_1_plugin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_fixture("collector-api-1.1", "compat_collector_api_1_1"))
+}
+
+/// The same 1.1 source, unchanged, built against the current `plugin-api/`: a crate manifest in
+/// `target/compat` whose library is the fixture's `src/lib.rs` and whose `eidos-plugin-api` is this
+/// checkout's. Built once per test run.
+fn api_1_1_source_on_current_api() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let dir = compat_target_dir().join("collector-api-1.1-source-on-current");
+        std::fs::create_dir_all(&dir).expect("creating the crate directory");
+        let manifest = dir.join("Cargo.toml");
+        let text = format!(
+            "[package]\nname = \"compat-collector-api-1-1-on-current\"\nversion = \"1.1.3\"\n\
+             edition = \"2021\"\npublish = false\n\n[lib]\nname = \"compat_collector_api_1_1_on_current\"\n\
+             crate-type = [\"cdylib\"]\npath = {:?}\n\n[dependencies]\neidos-plugin-api = {{ path = {:?} }}\n\n\
+             [workspace]\n",
+            root.join("tests/compat/collector-api-1.1/src/lib.rs"),
+            root.join("plugin-api"),
+        );
+        std::fs::write(&manifest, text).expect("writing the crate manifest");
+        build_crate(&manifest, false, "compat_collector_api_1_1_on_current")
+    })
 }
 
 /// The collector built against the rehearsal of the next minor API, built once per test run.
@@ -246,6 +290,120 @@ fn a_plugin_built_against_plugin_api_1_0_can_be_not_applicable_and_keeps_its_dec
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn the_1_1_fixture_really_is_built_from_the_frozen_1_1_contract() {
+    let frozen = workspace_root().join("tests/compat/plugin-api-1.1.0/Cargo.toml");
+    let text = std::fs::read_to_string(&frozen).unwrap();
+    assert!(
+        text.contains(&format!("\nversion = \"{API_1_1_VERSION}\"\n")),
+        "{} must declare {API_1_1_VERSION}",
+        frozen.display()
+    );
+    let lock =
+        std::fs::read_to_string(workspace_root().join("tests/compat/collector-api-1.1/Cargo.lock"))
+            .unwrap();
+    assert!(
+        lock.contains(&format!(
+            "name = \"eidos-plugin-api\"\nversion = \"{API_1_1_VERSION}\"\n"
+        )),
+        "the fixture's lock file must pin the frozen 1.1 contract"
+    );
+}
+
+/// Runs a snapshot of the `compat11` collector installed from `library`, with `args`.
+fn compat11_snapshot(library: &Path, args: &[&str]) -> eidos_e2e::Run {
+    let dir = PluginDir::with(&["serializer_json"]);
+    std::fs::copy(library, dir.path().join("libeidos_collector_compat11.so"))
+        .expect("installing the 1.1 plugin");
+    run(eidos(&[dir.path()])
+        .args(["snapshot", "--collectors", "compat11", "-f", "json"])
+        .args(args))
+}
+
+/// What the 1.1 fixture's source must do, whichever plugin API it was built against: declared
+/// options, exact readings, a warning, and its own option error as a usage error (exit 2).
+fn check_compat11(library: &Path, api_version: &str) {
+    let out = compat11_snapshot(
+        library,
+        &[
+            "--set",
+            "compat11.marker=from the current host",
+            "--set",
+            "compat11.count=42",
+            "--set",
+            "compat11.verbose=yes",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    let report = &doc["metadata"]["collectors"]["compat11"];
+    assert_eq!(report["status"], "ok", "{report}");
+    assert_eq!(report["plugin-version"], "1.1.3");
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!(["compat11 fixture warning"])
+    );
+    assert_eq!(doc["measurements"][0]["type"], "compat11");
+    let readings = &doc["measurements"][0]["subtypes"][0]["data"];
+    assert_eq!(readings["marker"], "from the current host");
+    assert_eq!(readings["count"], 42);
+    assert_eq!(readings["verbose"], true);
+    assert_eq!(readings["u64-max"].as_u64(), Some(u64::MAX));
+    assert_eq!(readings["api-version"], api_version);
+    assert_eq!(doc["measurements"][1]["type"], "os");
+
+    // Untyped options pass any text; the collector's own check is a usage error since 1.1.
+    let out = compat11_snapshot(library, &["--set", "compat11.count=many"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("invalid value \"many\" for option count: expected a whole number"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_plugin_built_against_plugin_api_1_1_loads_and_runs_with_its_option_errors_as_usage_errors() {
+    let dir = PluginDir::with(&["serializer_json"]);
+    std::fs::copy(
+        api_1_1_plugin(),
+        dir.path().join("libeidos_collector_compat11.so"),
+    )
+    .unwrap();
+    let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "compat11", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["status"], "loaded", "{doc}");
+    assert_eq!(doc["apiVersion"], API_1_1_VERSION);
+    assert_eq!(doc["options"][1]["key"], "count");
+    assert_eq!(
+        doc["options"][1]["type"], "string",
+        "1.1 options are untyped text"
+    );
+
+    check_compat11(api_1_1_plugin(), API_1_1_VERSION);
+
+    // It also writes an `os` measurement, as the os collector does: the host warns.
+    dir.add_builtin("collector_os");
+    let out =
+        run(eidos(&[dir.path()]).args(["snapshot", "--collectors", "os,compat11", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("collectors os, compat11 all write measurement type \"os\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn plugin_source_written_for_1_1_compiles_unchanged_against_the_current_api_and_runs() {
+    let library = api_1_1_source_on_current_api();
+    check_compat11(library, &host_api_version());
 }
 
 #[test]

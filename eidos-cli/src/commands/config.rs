@@ -121,7 +121,7 @@ pub fn settings(settings: &Settings) -> Vec<Setting> {
             out.push(row(
                 &format!("collectors.{collector}.{key}"),
                 value,
-                String::clone,
+                crate::config::OptionValue::as_setting,
             ));
         }
     }

@@ -13,7 +13,6 @@ use crate::usage_error;
 use anyhow::Context as _;
 use eidos_plugin_api::model::{CollectorStatus, Metadata};
 use eidos_plugin_api::{PluginKind, Snapshot};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Collectors that run only when asked for by name (`--collectors`, `default-collectors`,
@@ -242,10 +241,14 @@ fn select_collectors(
         )));
     }
     let manifests: Vec<_> = plugins.iter().map(|(p, _)| &p.manifest).collect();
-    let mut by_collector = file_options(ctx, &manifests, &available)?;
-    for (collector, set) in options::resolve(&args.set, &manifests).map_err(CliError::usage)? {
-        by_collector.entry(collector).or_default().extend(set);
-    }
+    // Every option value is checked before any collector runs; all problems are reported at once.
+    let mut by_collector = options::resolve_all(
+        &settings.collector_options,
+        &args.set,
+        &manifests,
+        &available,
+    )
+    .map_err(CliError::usage)?;
     Ok(plugins
         .into_iter()
         .map(|(plugin, required)| {
@@ -261,48 +264,6 @@ fn select_collectors(
             }
         })
         .collect())
-}
-
-/// Options for the selected collectors from the config file's `[collectors.NAME]` tables. Tables for
-/// collectors that are not selected are ignored; a key a selected collector does not declare is an
-/// error naming the file and line.
-fn file_options(
-    ctx: &Context,
-    selected: &[&eidos_plugin_api::Manifest],
-    available: &[String],
-) -> CliResult<BTreeMap<String, BTreeMap<String, String>>> {
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (collector, table) in &ctx.settings.collector_options {
-        let Some(manifest) = selected.iter().find(|m| m.name == *collector) else {
-            if !available.contains(collector) {
-                if let Some(first) = table.values().next() {
-                    tracing::warn!(
-                        "{}: [collectors.{collector}] names no installed collector",
-                        first.source
-                    );
-                }
-            }
-            continue;
-        };
-        for (key, value) in table {
-            if !manifest.options.iter().any(|o| o.key == *key) {
-                let known: Vec<_> = manifest.options.iter().map(|o| o.key.as_str()).collect();
-                return Err(usage_error!(
-                    "{}: [collectors.{collector}] has unknown option {key:?} ({})",
-                    value.source,
-                    if known.is_empty() {
-                        "it takes no options".to_owned()
-                    } else {
-                        format!("known options: {}", known.join(", "))
-                    }
-                ));
-            }
-            out.entry(collector.clone())
-                .or_default()
-                .insert(key.clone(), value.value.clone());
-        }
-    }
-    Ok(out)
 }
 
 fn search_path(registry: &Registry) -> String {
@@ -334,6 +295,7 @@ fn assemble(results: Vec<JobResult>, host_root: &str) -> Snapshot {
         },
         ..Snapshot::default()
     };
+    warn_shared_types(&results);
     for result in results {
         snapshot.measurements.extend(result.measurements);
         snapshot
@@ -342,6 +304,37 @@ fn assemble(results: Vec<JobResult>, host_root: &str) -> Snapshot {
             .insert(result.name, result.report);
     }
     snapshot
+}
+
+/// Warns about each measurement type that more than one collector wrote (type names compare
+/// ignoring case): a snapshot look-up by type finds only the first, so vendors prefix their types.
+fn warn_shared_types(results: &[JobResult]) {
+    for (kind, collectors) in shared_types(results) {
+        tracing::warn!(
+            "collectors {} all write measurement type {kind:?}; look-ups by type see only the first \
+             (vendor collectors should prefix their type names, e.g. acme-nic)",
+            collectors.join(", ")
+        );
+    }
+}
+
+/// Each measurement type (lower-cased) written by more than one collector, with those collectors.
+fn shared_types(results: &[JobResult]) -> Vec<(String, Vec<String>)> {
+    let mut by_type: Vec<(String, Vec<String>)> = Vec::new();
+    for result in results {
+        for m in &result.measurements {
+            let kind = m.kind.to_ascii_lowercase();
+            match by_type.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, names)) if !names.contains(&result.name) => {
+                    names.push(result.name.clone())
+                }
+                Some(_) => {}
+                None => by_type.push((kind, vec![result.name.clone()])),
+            }
+        }
+    }
+    by_type.retain(|(_, names)| names.len() > 1);
+    by_type
 }
 
 /// The node's name: `NODE_NAME` (set in Kubernetes pods from the downward API), else the host's
@@ -382,6 +375,39 @@ mod tests {
         assert_eq!(
             wanted_names(&[], &names(&["example"]), &available, OPT_IN_COLLECTORS),
             ["gpu", "os", "example"]
+        );
+    }
+
+    fn result(name: &str, types: &[&str]) -> JobResult {
+        JobResult {
+            name: name.to_owned(),
+            report: eidos_plugin_api::model::CollectorReport {
+                status: CollectorStatus::Ok,
+                reason: None,
+                warnings: vec![],
+                duration_ms: 1.0,
+                plugin_version: "1.0.0".into(),
+            },
+            measurements: types
+                .iter()
+                .map(|t| eidos_plugin_api::Measurement::new(*t, vec![]))
+                .collect(),
+            invalid_option: false,
+            required: false,
+        }
+    }
+
+    #[test]
+    fn a_measurement_type_written_by_two_collectors_is_found() {
+        let results = [
+            result("os", &["os"]),
+            result("acme-nic", &["nic", "acme-fw"]),
+            result("other-nic", &["NIC"]),
+            result("twice", &["twice", "twice"]),
+        ];
+        assert_eq!(
+            shared_types(&results),
+            [("nic".to_owned(), names(&["acme-nic", "other-nic"]))]
         );
     }
 

@@ -10,6 +10,7 @@
 //! collector process outlives the run.
 
 use super::loader::LoadedPlugin;
+use super::plugin_logs;
 use eidos_plugin_api::model::{CollectorReport, CollectorStatus};
 use eidos_plugin_api::wire::{CollectRequest, CollectResponse};
 use eidos_plugin_api::{Measurement, PLUGIN_API_VERSION};
@@ -77,6 +78,13 @@ impl JobResult {
     }
 }
 
+/// The most verbose level the host's logger shows, which plugins are asked to capture; `None` when
+/// logging is off.
+fn log_level() -> Option<String> {
+    let level = tracing::level_filters::LevelFilter::current();
+    (level != tracing::level_filters::LevelFilter::OFF).then(|| level.to_string().to_lowercase())
+}
+
 /// Runs `jobs` concurrently and returns one result per job, in the order given.
 pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
     let started = Instant::now();
@@ -94,6 +102,7 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
             options: job.options.clone(),
             host_root: settings.host_root.clone(),
             timeout_ms: u64::try_from(job.timeout.as_millis()).unwrap_or(u64::MAX),
+            log_level: log_level(),
         };
         let plugin = job.plugin.clone();
         let flag = Arc::clone(&flags[index]);
@@ -107,8 +116,9 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
             let spawned = std::thread::Builder::new()
                 .name(format!("collector-{}", plugin.manifest.name))
                 .spawn(move || {
-                    let response = plugin.collect(&request, &thread_flag);
-                    let _ = tx.send(response);
+                    let reply = plugin.collect(&request, &thread_flag);
+                    plugin_logs::emit(&plugin.manifest.name, reply.logs);
+                    let _ = tx.send(reply.response);
                 });
             let outcome = match spawned {
                 Err(e) => Answer::Response(CollectResponse::error(format!(

@@ -157,6 +157,38 @@ pub fn parse_file_name(file_name: &str) -> Option<(PluginKind, String)> {
     valid.then(|| (kind, name.to_owned()))
 }
 
+/// Why a file that looks like an eidos plugin (a shared library with `eidos` in its name) is not
+/// one by the naming convention; `None` for files that do not look like plugins at all.
+pub fn near_miss(file_name: &str) -> Option<String> {
+    let looks_like_library = file_name.ends_with(FILE_SUFFIX) || file_name.contains(".so.");
+    if !looks_like_library || !file_name.to_ascii_lowercase().contains("eidos") {
+        return None;
+    }
+    let convention = format!(
+        "expected {FILE_PREFIX}collector_NAME{FILE_SUFFIX} or {FILE_PREFIX}serializer_NAME{FILE_SUFFIX}, NAME in lower-case letters, digits and _"
+    );
+    let why = if !file_name.ends_with(FILE_SUFFIX) {
+        format!("a versioned library name ({convention})")
+    } else if !file_name.starts_with(FILE_PREFIX) {
+        format!("the name does not start with {FILE_PREFIX} ({convention})")
+    } else {
+        let stem = &file_name[FILE_PREFIX.len()..file_name.len() - FILE_SUFFIX.len()];
+        match stem.split_once('_') {
+            Some((kind, name)) if PluginKind::parse(kind).is_some() => {
+                if name.is_empty() {
+                    format!("no plugin name after the kind ({convention})")
+                } else {
+                    format!("{name:?} is not a valid plugin name ({convention})")
+                }
+            }
+            _ => format!(
+                "the kind after {FILE_PREFIX} is neither collector nor serializer ({convention})"
+            ),
+        }
+    };
+    Some(why)
+}
+
 /// The file name a plugin of this kind and name must have.
 #[cfg(test)]
 pub fn file_name_for(kind: PluginKind, name: &str) -> String {
@@ -193,9 +225,13 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
             let Some((kind, name)) = parse_file_name(&file_name).or_else(|| {
                 super::exec::parse_file_name(&file_name).map(|n| (PluginKind::Collector, n))
             }) else {
+                if let Some(why) = near_miss(&file_name) {
+                    tracing::debug!(file = %path.display(), "not loaded as a plugin: {why}");
+                }
                 continue;
             };
             if !path.is_file() {
+                tracing::debug!(file = %path.display(), "not loaded as a plugin: not a regular file");
                 continue;
             }
             let shadowed_by = found
@@ -291,6 +327,48 @@ mod tests {
             file_name_for(PluginKind::Collector, "acme-nic"),
             format!("libeidos_collector_acme_nic{so}")
         );
+    }
+
+    #[test]
+    fn files_that_look_like_plugins_but_break_the_convention_say_why() {
+        let so = FILE_SUFFIX;
+        for (file, why) in [
+            (
+                format!("libeidos_collector_Acme{so}"),
+                "\"Acme\" is not a valid plugin name",
+            ),
+            (
+                format!("libeidos_collector_acme-nic{so}"),
+                "\"acme-nic\" is not a valid",
+            ),
+            (
+                format!("libeidos_collector_{so}"),
+                "no plugin name after the kind",
+            ),
+            (
+                format!("libeidos_exporter_x{so}"),
+                "neither collector nor serializer",
+            ),
+            (
+                format!("eidos_collector_x{so}"),
+                "does not start with libeidos_",
+            ),
+            (
+                format!("libeidos_collector_x{so}.1"),
+                "a versioned library name",
+            ),
+        ] {
+            let got = near_miss(&file).unwrap_or_else(|| panic!("{file} not flagged"));
+            assert!(got.contains(why), "{file}: {got}");
+            assert!(got.contains("libeidos_collector_NAME"), "{got}");
+        }
+        for unrelated in [
+            format!("libssl{so}"),
+            "README.txt".to_owned(),
+            "eidos.toml".to_owned(),
+        ] {
+            assert_eq!(near_miss(&unrelated), None, "{unrelated}");
+        }
     }
 
     #[test]

@@ -778,6 +778,7 @@ mod tests {
             options: [("k".to_owned(), "v".to_owned())].into(),
             host_root: "/".to_owned(),
             timeout_ms: 5000,
+            log_level: None,
         }
     }
 
@@ -822,7 +823,7 @@ echo 'warning: a log line' >&2"#;
         assert_eq!(plugin.manifest.options[0].key, "k");
         let bytes = std::fs::read(&candidate.path).unwrap();
         assert_eq!(plugin.sha256, sha256_hex(&bytes));
-        let response = plugin.collect(&request(), &AtomicBool::new(false));
+        let response = plugin.collect(&request(), &AtomicBool::new(false)).response;
         let CollectResponse::Ok { measurements, .. } = response else {
             panic!("{response:?}");
         };
@@ -842,7 +843,7 @@ echo 'warning: a log line' >&2"#;
         let plugin = load(&candidate, &LoadPolicy::default()).unwrap();
         let evil = r#"printf '{"status":"ok","measurements":[{"type":"replaced"}]}'"#;
         write_script(&candidate.path, &script("swap", evil));
-        let response = plugin.collect(&request(), &AtomicBool::new(false));
+        let response = plugin.collect(&request(), &AtomicBool::new(false)).response;
         let CollectResponse::Ok { measurements, .. } = response else {
             panic!("{response:?}");
         };
@@ -949,7 +950,7 @@ echo 'warning: a log line' >&2"#;
         let plugin = load(&candidate, &LoadPolicy::default()).unwrap();
         let cancelled = AtomicBool::new(true);
         let started = Instant::now();
-        let err = message(plugin.collect(&request(), &cancelled));
+        let err = message(plugin.collect(&request(), &cancelled).response);
         assert!(err.contains("the run was cancelled"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(60));
     }

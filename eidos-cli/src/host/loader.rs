@@ -38,7 +38,7 @@ use super::security::{open_plugin, Insecure};
 use eidos_plugin_api::abi::PluginModuleRef;
 use eidos_plugin_api::abi_stable::library::{lib_header_from_path, LibraryError};
 use eidos_plugin_api::abi_stable::std_types::RStr;
-use eidos_plugin_api::wire::{CollectRequest, CollectResponse, SerializeRequest};
+use eidos_plugin_api::wire::{CollectReply, CollectRequest, CollectResponse, SerializeRequest};
 use eidos_plugin_api::{Manifest, PLUGIN_API_VERSION};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -471,20 +471,30 @@ fn summarize_abi_error(text: &str) -> String {
 }
 
 impl LoadedPlugin {
-    /// Calls the plugin's collect entry point. Blocks until the plugin returns.
-    pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectResponse {
+    /// Calls the plugin's collect entry point; the answer comes with the log events the plugin
+    /// emitted (plugin API 1.2; none from older plugins, executables or static facts). Blocks until
+    /// the plugin returns.
+    pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectReply {
+        let no_logs = |response| CollectReply {
+            response,
+            logs: Vec::new(),
+        };
         let module = match &self.backend {
             Backend::Library(module) => module,
-            Backend::Executable(executable) => return executable.collect(request, cancelled),
-            Backend::Facts(facts) => return facts.collect(),
+            Backend::Executable(executable) => {
+                return no_logs(executable.collect(request, cancelled))
+            }
+            Backend::Facts(facts) => return no_logs(facts.collect()),
         };
         let request = match serde_json::to_string(request) {
             Ok(json) => json,
-            Err(e) => return CollectResponse::error(format!("encoding the request: {e}")),
+            Err(e) => return no_logs(CollectResponse::error(format!("encoding the request: {e}"))),
         };
         let answer = (module.collect())(RStr::from_str(&request), cancelled);
         serde_json::from_str(answer.as_str()).unwrap_or_else(|e| {
-            CollectResponse::error(format!("the plugin returned a malformed answer: {e}"))
+            no_logs(CollectResponse::error(format!(
+                "the plugin returned a malformed answer: {e}"
+            )))
         })
     }
 

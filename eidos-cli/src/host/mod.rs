@@ -11,6 +11,7 @@ pub mod loader;
 pub mod lock;
 pub mod options;
 pub mod output;
+pub mod plugin_logs;
 pub mod probe;
 pub mod probe_cache;
 pub mod registry;

@@ -7,8 +7,9 @@
 //! that keep their exact values. It only reads two world-readable files under the host root, so it
 //! is harmless wherever eidos finds it.
 
+use eidos_plugin_api::tracing;
 use eidos_plugin_api::{
-    CollectContext, CollectError, Collection, Collector, Measurement, Outcome, Subtype,
+    CollectContext, CollectError, Collector, Measurement, OptionDecl, Outcome, Subtype,
 };
 
 /// The measurement type this collector writes. A vendor collector picks its own type name.
@@ -20,12 +21,13 @@ pub struct ExampleCollector;
 impl Collector for ExampleCollector {
     const NAME: &'static str = "example";
     const DESCRIPTION: &'static str = "load average and uptime (the plugin guide's example)";
-    const OPTIONS: &'static [(&'static str, &'static str)] =
-        &[("uptime", "also read /proc/uptime: true (default) or false")];
+    const OPTION_SPECS: &'static [OptionDecl] =
+        &[OptionDecl::bool("uptime", "also read /proc/uptime").with_default("true")];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
-        // Check options before doing any work: a bad value is the operator's mistake.
-        let with_uptime = ctx.bool_option("uptime", true)?;
+        // Read options before doing any work. The host has checked the value against the declared
+        // type; `option_bool` applies the declared default when the option is not set.
+        let with_uptime = ctx.option_bool("uptime")?.unwrap_or(true);
 
         let loadavg_path = ctx.host_path("/proc/loadavg");
         let loadavg_text = match std::fs::read_to_string(&loadavg_path) {
@@ -61,6 +63,9 @@ impl Collector for ExampleCollector {
 
         if with_uptime {
             let uptime_path = ctx.host_path("/proc/uptime");
+            // Ordinary `tracing` calls: the export macro carries them back to the host, which shows
+            // them with `collector=example` at the level the operator asked for (`--debug`).
+            tracing::debug!(path = %uptime_path.display(), "reading the uptime");
             // The uptime is a bonus: if it cannot be read, say so and keep the load average.
             match std::fs::read_to_string(&uptime_path).map(|text| parse_uptime(&text)) {
                 Ok(Some(uptime)) => subtypes.push(uptime),
@@ -75,13 +80,10 @@ impl Collector for ExampleCollector {
             }
         }
 
-        Ok(Outcome::Collected(Collection {
-            measurements: vec![Measurement {
-                kind: MEASUREMENT_TYPE.to_owned(),
-                subtypes,
-            }],
+        Ok(Outcome::with_warnings(
+            vec![Measurement::new(MEASUREMENT_TYPE, subtypes)],
             warnings,
-        }))
+        ))
     }
 }
 
@@ -124,11 +126,9 @@ eidos_plugin_api::export_collector!(ExampleCollector);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eidos_plugin_api::{CancelToken, Reading};
-    use std::collections::BTreeMap;
+    use eidos_plugin_api::testing::TestContext;
+    use eidos_plugin_api::{Collection, Reading};
     use std::path::Path;
-    use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
 
     /// A host root with the two files this collector reads.
     fn host_root(loadavg: Option<&str>, uptime: Option<&str>) -> tempfile::TempDir {
@@ -149,18 +149,14 @@ mod tests {
         options: &[(&str, &str)],
         cancelled: bool,
     ) -> Result<Outcome, CollectError> {
-        let options: BTreeMap<String, String> = options
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let flag = AtomicBool::new(cancelled);
-        let ctx = CollectContext::new(
-            &options,
-            root,
-            Duration::from_secs(5),
-            CancelToken::new(&flag),
-        );
-        ExampleCollector::collect(&ctx)
+        let mut test = TestContext::for_collector::<ExampleCollector>().host_root(root);
+        for (key, value) in options {
+            test = test.option(*key, *value);
+        }
+        if cancelled {
+            test = test.cancelled();
+        }
+        test.collect::<ExampleCollector>()
     }
 
     fn collected(outcome: Outcome) -> Collection {
@@ -209,7 +205,7 @@ mod tests {
             CollectError::InvalidOption {
                 key: "uptime".into(),
                 value: "maybe".into(),
-                expected: "true or false".into(),
+                expected: eidos_plugin_api::options::bool_expected(),
             }
         );
     }

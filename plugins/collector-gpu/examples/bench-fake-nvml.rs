@@ -17,11 +17,10 @@
 //! libfixture_fake_nvml.so`), RUNS to 50, LATENCY_US to 1000 (1 ms per NVML call).
 
 use eidos_collector_gpu::{collect_with, library, mapping, reader};
-use eidos_plugin_api::{CancelToken, CollectContext, Outcome};
-use std::collections::BTreeMap;
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::Outcome;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 const GPU_COUNTS: [u32; 2] = [1, 8];
@@ -145,16 +144,10 @@ fn read_sequentially(path: &str, gpus: u32) -> Result<(), String> {
 
 /// The collector's own path.
 fn read_concurrently(path: &str, gpus: u32) -> Result<(), String> {
-    let mut options = BTreeMap::new();
-    options.insert("nvml".to_owned(), path.to_owned());
-    let flag = AtomicBool::new(false);
-    let ctx = CollectContext::new(
-        &options,
-        Path::new("/"),
-        Duration::from_secs(60),
-        CancelToken::new(&flag),
-    );
-    match collect_with(path, false, &ctx) {
+    let test = TestContext::new()
+        .option("nvml", path)
+        .timeout(Duration::from_secs(60));
+    match collect_with(path, false, &test.context()) {
         Ok(Outcome::Collected(c)) => expect_subtypes(c.measurements[0].subtypes.len(), gpus),
         other => Err(format!("the collector did not collect: {other:?}")),
     }

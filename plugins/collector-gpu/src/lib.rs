@@ -18,7 +18,8 @@ pub mod mapping;
 pub mod reader;
 
 use eidos_plugin_api::{
-    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, OptionDecl,
+    Outcome,
 };
 use library::OpenError;
 
@@ -29,15 +30,13 @@ impl Collector for GpuCollector {
     const NAME: &'static str = "gpu";
     const DESCRIPTION: &'static str =
         "NVIDIA GPUs through NVML: driver, CUDA, and per GPU identity, modes, limits, PCIe, NVLink";
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        (
+    const OPTION_SPECS: &'static [OptionDecl] = &[
+        OptionDecl::string(
             "nvml",
-            "NVML library to load: a path, or a file name the loader finds (default libnvidia-ml.so.1)",
-        ),
-        (
-            "serials",
-            "also collect board serial numbers (true/false, default false)",
-        ),
+            "NVML library to load: a path, or a file name the loader finds",
+        )
+        .with_default(library::DEFAULT_LIBRARY),
+        OptionDecl::bool("serials", "also collect board serial numbers").with_default("false"),
     ];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
@@ -52,7 +51,7 @@ impl Collector for GpuCollector {
             Some(path) => path,
             None => library::DEFAULT_LIBRARY,
         };
-        let serials = ctx.bool_option("serials", false)?;
+        let serials = ctx.option_bool("serials")?.unwrap_or(false);
         collect_with(library, serials, ctx)
     }
 }

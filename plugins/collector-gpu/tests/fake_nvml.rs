@@ -6,12 +6,11 @@
 //! `scripts/gpu-check.sh` checks the real library on a GPU machine.
 
 use eidos_collector_gpu::{library, mapping, reader, GpuCollector};
-use eidos_plugin_api::{
-    CancelToken, CollectContext, CollectError, Collection, Collector, Outcome, Reading, Subtype,
-};
-use std::collections::BTreeMap;
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::{CollectError, Collection, Outcome, Reading, Subtype};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -134,27 +133,23 @@ impl FakeNvml {
     }
 
     fn collect(&self, extra: &[(&str, &str)], cancelled: bool) -> Result<Outcome, CollectError> {
-        let flag = AtomicBool::new(cancelled);
+        let flag = Arc::new(AtomicBool::new(cancelled));
         self.collect_with_flag(extra, &flag)
     }
 
     fn collect_with_flag(
         &self,
         extra: &[(&str, &str)],
-        flag: &AtomicBool,
+        flag: &Arc<AtomicBool>,
     ) -> Result<Outcome, CollectError> {
-        let mut options = BTreeMap::new();
-        options.insert("nvml".to_owned(), self.path.display().to_string());
-        for (k, v) in extra {
-            options.insert((*k).to_owned(), (*v).to_owned());
+        let mut test = TestContext::for_collector::<GpuCollector>()
+            .option("nvml", self.path.display().to_string())
+            .timeout(Duration::from_secs(10))
+            .with_cancel_flag(Arc::clone(flag));
+        for (key, value) in extra {
+            test = test.option(*key, *value);
         }
-        let ctx = CollectContext::new(
-            &options,
-            Path::new("/"),
-            Duration::from_secs(10),
-            CancelToken::new(flag),
-        );
-        GpuCollector::collect(&ctx)
+        test.collect::<GpuCollector>()
     }
 }
 
@@ -292,7 +287,7 @@ fn cancellation_before_the_first_gpu_stops_and_nvml_is_shut_down() {
 fn cancellation_while_reading_gpus_stops_and_nvml_is_shut_down() {
     let fake = FakeNvml::new(3, SUCCESS);
     fake.set_name_delay(2000);
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let result = std::thread::scope(|scope| {
         scope.spawn(|| {
             std::thread::sleep(Duration::from_millis(100));

@@ -3,25 +3,17 @@
 //! machine by `scripts/gpu-check.sh`.
 
 use eidos_collector_gpu::GpuCollector;
-use eidos_plugin_api::{CancelToken, CollectContext, CollectError, Collector, Outcome};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::{CollectError, Outcome};
+use std::path::PathBuf;
 use std::time::Duration;
 
 fn collect(options: &[(&str, &str)]) -> Result<Outcome, CollectError> {
-    let options: BTreeMap<String, String> = options
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let flag = AtomicBool::new(false);
-    let ctx = CollectContext::new(
-        &options,
-        Path::new("/"),
-        Duration::from_secs(10),
-        CancelToken::new(&flag),
-    );
-    GpuCollector::collect(&ctx)
+    let mut test = TestContext::for_collector::<GpuCollector>().timeout(Duration::from_secs(10));
+    for (key, value) in options {
+        test = test.option(*key, *value);
+    }
+    test.collect::<GpuCollector>()
 }
 
 fn reason(outcome: Result<Outcome, CollectError>) -> String {

@@ -22,8 +22,8 @@ pub mod resilience;
 pub mod source;
 
 use eidos_plugin_api::{
-    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
-    Subtype,
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, OptionDecl,
+    Outcome, Subtype,
 };
 use resilience::{Backoff, Breaker, BreakerOpen, ResilienceLayer};
 use std::sync::Arc;
@@ -45,13 +45,13 @@ impl Collector for K8sCollector {
     const NAME: &'static str = "k8s";
     const DESCRIPTION: &'static str =
         "Kubernetes server version, container images, GPU Operator ClusterPolicy and node";
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        (
+    const OPTION_SPECS: &'static [OptionDecl] = &[
+        OptionDecl::string(
             "kubeconfig",
             "kubeconfig file to use (default: KUBECONFIG, ~/.kube/config, then the pod's service account)",
         ),
-        ("context", "kubeconfig context to use (default: the current context)"),
-        (
+        OptionDecl::string("context", "kubeconfig context to use (default: the current context)"),
+        OptionDecl::string(
             "node",
             "node to describe in the `node` subtype (default: the NODE_NAME environment variable)",
         ),

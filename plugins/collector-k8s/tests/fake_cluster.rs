@@ -5,14 +5,13 @@
 //! `k8s-openapi` types, real `limit`/`continue` pagination, `Status` error bodies, and injected
 //! faults. The collector under test is the real one, with its real kube client.
 
+use eidos_collector_k8s::K8sCollector;
 use eidos_k8s_fake::{
     pod, reference_like_cluster, synthetic_pods, FakeApiServer, FakeCluster, Fault,
 };
-use eidos_plugin_api::{
-    CancelToken, CollectContext, CollectError, Collection, Measurement, Outcome, Reading,
-};
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::{CollectError, Collection, Measurement, Outcome, Reading};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ fn run_with(
     options: &[(&str, &str)],
     extra_env: &[(&str, &str)],
     timeout: Duration,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
 ) -> Run {
     let home = tempfile::tempdir().unwrap();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -35,13 +34,14 @@ fn run_with(
     for (k, v) in extra_env {
         env.insert((*k).into(), (*v).into());
     }
-    let options: BTreeMap<String, String> = options
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let ctx = CollectContext::new(&options, Path::new("/"), timeout, CancelToken::new(cancel));
+    let mut test = TestContext::for_collector::<K8sCollector>()
+        .timeout(timeout)
+        .with_cancel_flag(Arc::clone(cancel));
+    for (key, value) in options {
+        test = test.option(*key, *value);
+    }
     let started = Instant::now();
-    let result = eidos_collector_k8s::collect_with_env(&ctx, &|k| env.get(k).cloned());
+    let result = eidos_collector_k8s::collect_with_env(&test.context(), &|k| env.get(k).cloned());
     Run {
         result,
         elapsed: started.elapsed(),
@@ -57,7 +57,7 @@ fn serve(cluster: FakeCluster) -> (FakeApiServer, tempfile::TempDir, String) {
 }
 
 fn collect(kubeconfig: &str, extra: &[(&str, &str)]) -> Run {
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let mut options = vec![("kubeconfig", kubeconfig)];
     options.extend_from_slice(extra);
     run_with(&options, &[], Duration::from_secs(30), &flag)
@@ -219,7 +219,7 @@ fn policy_subtype_is_flattened_like_the_reference() {
 #[test]
 fn node_subtype_comes_from_node_name_or_the_node_option() {
     let (server, _dir, kc) = serve(reference_like_cluster());
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let by_env = run_with(
         &[("kubeconfig", &kc)],
         &[("NODE_NAME", "ip-10-0-1-17.ec2.internal")],
@@ -443,7 +443,7 @@ fn no_clusterpolicy_crd_leaves_policy_out_with_a_note() {
 
 #[test]
 fn no_configuration_anywhere_is_not_applicable() {
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let run = run_with(&[], &[], Duration::from_secs(5), &flag);
     match run.result {
         Ok(Outcome::NotApplicable(reason)) => {
@@ -459,7 +459,7 @@ fn no_configuration_anywhere_is_not_applicable() {
 
 #[test]
 fn a_named_kubeconfig_that_does_not_exist_is_an_error_naming_it() {
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let run = run_with(
         &[("kubeconfig", "/nonexistent/eidos-kubeconfig")],
         &[],
@@ -527,7 +527,7 @@ fn cancellation_stops_a_waiting_collector_promptly() {
 fn the_host_timeout_bounds_the_run() {
     let (server, _dir, kc) = serve(reference_like_cluster());
     server.inject(Fault::throttle("/version", RETRY_AFTER.as_secs()));
-    let flag = AtomicBool::new(false);
+    let flag = Arc::new(AtomicBool::new(false));
     let run = run_with(
         &[("kubeconfig", &kc)],
         &[],

@@ -16,7 +16,8 @@ mod release;
 mod sysctl;
 
 use eidos_plugin_api::{
-    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, OptionDecl,
+    Outcome,
 };
 use read::FileError;
 use std::path::{Path, PathBuf};
@@ -31,12 +32,16 @@ pub struct OsCollector;
 impl Collector for OsCollector {
     const NAME: &'static str = "os";
     const DESCRIPTION: &'static str = "kernel command line, kernel modules, sysctl and os-release";
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        ("root", "directory the node's root filesystem is mounted at (default: the host root, usually /)"),
-        (
-            "sysctl-interfaces",
-            "true to also read per-interface net conf/neigh sysctls (default false: only all and default)",
+    const OPTION_SPECS: &'static [OptionDecl] = &[
+        OptionDecl::string(
+            "root",
+            "directory the node's root filesystem is mounted at (default: the host root, usually /)",
         ),
+        OptionDecl::bool(
+            "sysctl-interfaces",
+            "also read per-interface net conf/neigh sysctls (otherwise only all and default)",
+        )
+        .with_default("false"),
     ];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
@@ -82,7 +87,7 @@ pub fn collect_under(root: &Path, ctx: &CollectContext<'_>) -> Result<Outcome, C
     }
     ctx.check_cancelled()?;
 
-    let per_interface = ctx.bool_option("sysctl-interfaces", false)?;
+    let per_interface = ctx.option_bool("sysctl-interfaces")?.unwrap_or(false);
     let sysctl_dir = read::resolve(root, "/proc/sys")
         .map_err(|e| CollectError::failed(format!("cannot read the sysctl tree: {e}")))?;
     let (sysctl, sysctl_warnings) = sysctl::read_sysctl(&sysctl_dir, per_interface, ctx)?;
@@ -119,10 +124,9 @@ eidos_plugin_api::export_collector!(OsCollector);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eidos_plugin_api::{CancelToken, Reading};
+    use eidos_plugin_api::testing::TestContext;
+    use eidos_plugin_api::Reading;
     use std::collections::BTreeMap;
-    use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
 
     fn write(root: &Path, rel: &str, text: &str) {
         let path = root.join(rel);
@@ -131,14 +135,11 @@ mod tests {
     }
 
     fn run(root: &Path, options: &BTreeMap<String, String>) -> Result<Outcome, CollectError> {
-        let flag = AtomicBool::new(false);
-        let ctx = CollectContext::new(
-            options,
-            root,
-            Duration::from_secs(5),
-            CancelToken::new(&flag),
-        );
-        OsCollector::collect(&ctx)
+        let mut test = TestContext::for_collector::<OsCollector>().host_root(root);
+        for (key, value) in options {
+            test = test.option(key, value);
+        }
+        test.collect::<OsCollector>()
     }
 
     fn fixture() -> tempfile::TempDir {

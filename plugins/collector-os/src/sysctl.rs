@@ -117,21 +117,11 @@ fn read_entry(path: &Path, key: &str) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eidos_plugin_api::CancelToken;
-    use std::collections::BTreeMap;
-    use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
+    use eidos_plugin_api::testing::TestContext;
 
     fn read(root: &Path, per_interface: bool) -> Subtype {
-        let options = BTreeMap::new();
-        let flag = AtomicBool::new(false);
-        let ctx = CollectContext::new(
-            &options,
-            Path::new("/"),
-            Duration::from_secs(5),
-            CancelToken::new(&flag),
-        );
-        read_sysctl(root, per_interface, &ctx).unwrap().0
+        let test = TestContext::new();
+        read_sysctl(root, per_interface, &test.context()).unwrap().0
     }
 
     fn write(root: &Path, rel: &str, text: &str) {

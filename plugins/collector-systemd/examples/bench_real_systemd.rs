@@ -7,11 +7,9 @@
 //! ```
 
 use eidos_collector_systemd::SystemdCollector;
-use eidos_plugin_api::{CancelToken, CollectContext, Collector, Outcome};
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::Outcome;
 use eidos_systemd_harness::{node_units, UserSystemd};
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -26,17 +24,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let options = BTreeMap::from([("bus".to_owned(), harness.bus_address().to_owned())]);
-    let flag = AtomicBool::new(false);
-    let collect = || {
-        let ctx = CollectContext::new(
-            &options,
-            Path::new("/"),
-            Duration::from_secs(10),
-            CancelToken::new(&flag),
-        );
-        SystemdCollector::collect(&ctx)
-    };
+    let test = TestContext::for_collector::<SystemdCollector>()
+        .option("bus", harness.bus_address())
+        .timeout(Duration::from_secs(10));
+    let collect = || test.collect::<SystemdCollector>();
 
     // One warm-up run, which also gives the measurement to size.
     let Ok(Outcome::Collected(collection)) = collect() else {

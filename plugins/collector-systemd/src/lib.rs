@@ -21,8 +21,8 @@ pub mod systemd;
 mod wait;
 
 use eidos_plugin_api::{
-    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, Outcome,
-    Subtype,
+    CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, OptionDecl,
+    Outcome, Subtype,
 };
 use settings::{Settings, UnitName};
 use std::time::Duration;
@@ -40,15 +40,14 @@ impl Collector for SystemdCollector {
     const NAME: &'static str = "systemd";
     const DESCRIPTION: &'static str =
         "properties of systemd units (containerd, docker, kubelet by default), read over D-Bus";
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        (
-            "units",
-            "comma-separated units to read (default: containerd.service,docker.service,kubelet.service)",
-        ),
-        (
+    const OPTION_SPECS: &'static [OptionDecl] = &[
+        OptionDecl::list("units", "the units to read")
+            .with_default("containerd.service,docker.service,kubelet.service"),
+        OptionDecl::string(
             "bus",
-            "system (default), session, or a D-Bus address such as unix:path=/run/dbus/system_bus_socket",
-        ),
+            "system, session, or a D-Bus address such as unix:path=/run/dbus/system_bus_socket",
+        )
+        .with_default("system"),
     ];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {

@@ -3,16 +3,11 @@
 //! where the harness cannot run.
 
 use eidos_collector_systemd::SystemdCollector;
-use eidos_plugin_api::{
-    CancelToken, CollectContext, CollectError, Collection, Collector, Measurement, Outcome,
-    Reading, Subtype,
-};
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::{CollectError, Collection, Measurement, Outcome, Reading, Subtype};
 use eidos_systemd_harness::{
     node_units, BareBus, UserSystemd, BROKEN, CONTAINERD, CONTAINERD_NOFILE, DOCKER, KUBELET,
 };
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn collect_with(
@@ -20,13 +15,14 @@ fn collect_with(
     timeout: Duration,
     cancelled: bool,
 ) -> Result<Outcome, CollectError> {
-    let options: BTreeMap<String, String> = options
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let flag = AtomicBool::new(cancelled);
-    let ctx = CollectContext::new(&options, Path::new("/"), timeout, CancelToken::new(&flag));
-    SystemdCollector::collect(&ctx)
+    let mut test = TestContext::for_collector::<SystemdCollector>().timeout(timeout);
+    for (key, value) in options {
+        test = test.option(*key, *value);
+    }
+    if cancelled {
+        test = test.cancelled();
+    }
+    test.collect::<SystemdCollector>()
 }
 
 fn collect(options: &[(&str, &str)]) -> Result<Outcome, CollectError> {
@@ -263,21 +259,16 @@ fn cancelling_while_waiting_on_the_bus_stops_the_run_at_once() {
     let socket = dir.path().join("silent");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let address = format!("unix:path={}", socket.display());
-    let options = BTreeMap::from([("bus".to_owned(), address)]);
-    let flag = AtomicBool::new(false);
+    let test = TestContext::for_collector::<SystemdCollector>()
+        .option("bus", address)
+        .timeout(Duration::from_secs(60));
     let started = Instant::now();
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| {
             std::thread::sleep(Duration::from_millis(200));
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            test.cancel();
         });
-        let ctx = CollectContext::new(
-            &options,
-            Path::new("/"),
-            Duration::from_secs(60),
-            CancelToken::new(&flag),
-        );
-        SystemdCollector::collect(&ctx)
+        test.collect::<SystemdCollector>()
     });
     let elapsed = started.elapsed();
     drop(listener);

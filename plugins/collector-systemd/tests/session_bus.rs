@@ -3,11 +3,9 @@
 //! is its own test binary and holds this one test, so no other test thread reads the environment.
 
 use eidos_collector_systemd::SystemdCollector;
-use eidos_plugin_api::{CancelToken, CollectContext, Collector, Outcome, Reading};
+use eidos_plugin_api::testing::TestContext;
+use eidos_plugin_api::{Outcome, Reading};
 use eidos_systemd_harness::{node_units, UserSystemd, CONTAINERD};
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 #[test]
@@ -16,18 +14,11 @@ fn the_session_option_reads_the_bus_named_by_the_environment() {
     for (key, value) in harness.session_env() {
         std::env::set_var(key, value);
     }
-    let options = BTreeMap::from([
-        ("bus".to_owned(), "session".to_owned()),
-        ("units".to_owned(), CONTAINERD.to_owned()),
-    ]);
-    let flag = AtomicBool::new(false);
-    let ctx = CollectContext::new(
-        &options,
-        Path::new("/"),
-        Duration::from_secs(10),
-        CancelToken::new(&flag),
-    );
-    let Ok(Outcome::Collected(collection)) = SystemdCollector::collect(&ctx) else {
+    let test = TestContext::for_collector::<SystemdCollector>()
+        .option("bus", "session")
+        .option("units", CONTAINERD)
+        .timeout(Duration::from_secs(10));
+    let Ok(Outcome::Collected(collection)) = test.collect::<SystemdCollector>() else {
         panic!("no collection");
     };
     let containerd = collection.measurements[0].subtype(CONTAINERD).unwrap();
@@ -42,13 +33,7 @@ fn the_session_option_reads_the_bus_named_by_the_environment() {
         "DBUS_SESSION_BUS_ADDRESS",
         format!("unix:path={}", gone.display()),
     );
-    let ctx = CollectContext::new(
-        &options,
-        Path::new("/"),
-        Duration::from_secs(10),
-        CancelToken::new(&flag),
-    );
-    let outcome = SystemdCollector::collect(&ctx).unwrap();
+    let outcome = test.collect::<SystemdCollector>().unwrap();
     assert!(
         matches!(&outcome, Outcome::NotApplicable(reason) if reason.contains("gone/bus")),
         "{outcome:?}"
