@@ -346,12 +346,17 @@ fn ipv4(bytes: &[u8], out: &mut Vec<Span>) {
             end += 1;
         }
         i = end;
-        let glued_before = start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'.');
+        // `x10.0.0.1` and `1.10.0.0.1` are not addresses; `peer.10.0.0.1` is.
+        let glued_before = start > 0
+            && (bytes[start - 1].is_ascii_alphanumeric()
+                || (bytes[start - 1] == b'.' && start > 1 && bytes[start - 2].is_ascii_digit()));
         let mut stop = end;
         while stop > start && bytes[stop - 1] == b'.' {
             stop -= 1;
         }
-        if glued_before || alnum_at(bytes, Some(end)) {
+        // `10.0.0.1x` is not an address; `10.0.0.1.peer` has one.
+        let glued_after = stop == end && alnum_at(bytes, Some(end));
+        if glued_before || glued_after {
             continue;
         }
         let Ok(text) = std::str::from_utf8(&bytes[start..stop]) else {

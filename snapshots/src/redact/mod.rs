@@ -107,7 +107,9 @@ impl<'k> Redactor<'k> {
         let mut counter = 0u32;
         let chosen = loop {
             let candidate = pseudonyms::pseudonym(self.key, kind, original, counter);
-            if self.acceptable(kind, original, &candidate) || counter == u32::MAX {
+            // 64 tries: the chance of that many collisions in a row is nil; the bound only
+            // keeps a pathological input from looping.
+            if self.acceptable(kind, original, &candidate) || counter == 64 {
                 break candidate;
             }
             counter += 1;
@@ -123,8 +125,12 @@ impl<'k> Redactor<'k> {
     /// kept value, and be found again as the same kind (so that a second pass leaves it alone).
     fn acceptable(&self, kind: Kind, original: &str, candidate: &str) -> bool {
         if self.backward.contains_key(candidate)
-            || self.originals.contains(candidate)
             || candidate.contains(original)
+            || self
+                .originals
+                .iter()
+                .any(|o| o.len() >= 6 && candidate.contains(o.as_str()))
+            || self.originals.contains(candidate)
             || self.kept.iter().any(|k| k.contains(candidate))
         {
             return false;

@@ -131,3 +131,10 @@ fn spans_never_overlap_and_the_longest_wins() {
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].kind, Kind::Ipv6);
 }
+
+#[test]
+fn an_address_after_a_word_and_a_dot_is_still_one() {
+    assert_eq!(found("peer.10.20.30.40", &none()), [(Kind::Ipv4, "10.20.30.40")]);
+    assert_eq!(found("10.20.30.40.peer", &none()), [(Kind::Ipv4, "10.20.30.40")]);
+    assert_eq!(found("x10.20.30.40 1.10.20.30.40 10.20.30.40y", &none()), []);
+}
