@@ -114,10 +114,30 @@ pub const PUBLIC_HOSTS: &[&str] = &[
 ];
 
 /// Domains whose every subdomain is public (project namespaces, not hosts of a site).
-pub const PUBLIC_DOMAINS: &[&str] = &["kubernetes.io", "k8s.io", "x-k8s.io", "nvidia.com"];
+/// Operating-system vendors are here because os-release names their web sites.
+pub const PUBLIC_DOMAINS: &[&str] = &[
+    "kubernetes.io",
+    "k8s.io",
+    "x-k8s.io",
+    "nvidia.com",
+    "debian.org",
+    "ubuntu.com",
+    "canonical.com",
+    "launchpad.net",
+    "redhat.com",
+    "fedoraproject.org",
+    "centos.org",
+    "rockylinux.org",
+    "almalinux.org",
+    "suse.com",
+    "opensuse.org",
+    "aws.amazon.com",
+    "microsoft.com",
+];
 
-/// Host names never redacted when the document names them (they identify nothing).
-const STOP_NAMES: &[&str] = &[
+/// Values that identify nothing: never searched for as names, and left as they are even under a
+/// sensitive key (`/proc/sys/kernel/domainname` is `(none)` on most nodes).
+pub const STOP_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
     "localdomain",

@@ -171,7 +171,7 @@ impl<'k> Redactor<'k> {
 
     /// How a whole sensitive value is replaced: `None` for an empty value.
     fn whole_value_plan(&self, value: &str) -> Option<WholePlan> {
-        if value.is_empty() {
+        if value.is_empty() || detectors::STOP_NAMES.contains(&value.to_ascii_lowercase().as_str()) {
             return None;
         }
         if value.parse::<std::net::Ipv4Addr>().is_ok() {

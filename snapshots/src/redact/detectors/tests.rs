@@ -116,6 +116,8 @@ fn registry_and_url_hosts_that_are_not_public() {
         "feature.node.kubernetes.io/cpu-model.vendor_id",
         "nvidia.com/gpu.product",
         "https://github.com/NVIDIA/x",
+        "https://www.debian.org/support",
+        "https://bugs.launchpad.net/ubuntu/",
         "/proc/sys/net/ipv4/ip_forward",
         "linux/arm64",
         "libnvidia-ml.so.1/x",
