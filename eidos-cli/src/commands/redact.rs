@@ -36,7 +36,12 @@ Examples:
 pub struct RedactOptions {
     /// Secret that keys the pseudonyms: the same key gives the same pseudonyms on every node and
     /// in every run (default: a random key per run) [env: EIDOS_REDACT_KEY].
-    #[arg(long, value_name = "SECRET", env = "EIDOS_REDACT_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "EIDOS_REDACT_KEY",
+        hide_env_values = true
+    )]
     pub redact_key: Option<String>,
     /// Leave the readings matching TYPE/SUBTYPE/KEY (`*` matches any run) exactly as they are
     /// (repeatable), e.g. 'k8s/image/*'.
@@ -95,8 +100,8 @@ pub fn run(ctx: &Context, args: &RedactArgs) -> CliResult {
         let Some(map_path) = &args.options.redact_map else {
             return Err(usage_error!("--reverse needs --redact-map FILE"));
         };
-        let bytes = read_capped(map_path, MAP_MAX_BYTES, "the redaction map")
-            .map_err(CliError::usage)?;
+        let bytes =
+            read_capped(map_path, MAP_MAX_BYTES, "the redaction map").map_err(CliError::usage)?;
         let mapping = Mapping::parse(&bytes)
             .with_context(|| format!("{}", map_path.display()))
             .map_err(CliError::usage)?;
@@ -104,7 +109,12 @@ pub fn run(ctx: &Context, args: &RedactArgs) -> CliResult {
             .with_context(|| format!("cannot restore {}", shown(&args.input)))
             .map_err(CliError::usage)?
     } else {
-        let out = apply(&mut registry, &snapshot, &args.options, args.output.as_deref())?;
+        let out = apply(
+            &mut registry,
+            &snapshot,
+            &args.options,
+            args.output.as_deref(),
+        )?;
         out.snapshot
     };
     let document = serde_json::to_value(&document)
@@ -158,9 +168,18 @@ pub fn apply(
 
 /// The rules: the sensitive keys the document's collectors declare (by the names in its metadata
 /// and its measurement types, for snapshots of the Go tool), and the operator's patterns.
-fn rules(registry: &mut Registry, snapshot: &Snapshot, options: &RedactOptions) -> CliResult<Rules> {
+fn rules(
+    registry: &mut Registry,
+    snapshot: &Snapshot,
+    options: &RedactOptions,
+) -> CliResult<Rules> {
     let mut names: BTreeSet<String> = snapshot.metadata.collectors.keys().cloned().collect();
-    names.extend(snapshot.measurements.iter().map(|m| m.kind.to_ascii_lowercase()));
+    names.extend(
+        snapshot
+            .measurements
+            .iter()
+            .map(|m| m.kind.to_ascii_lowercase()),
+    );
     let mut declared = Vec::new();
     for name in names {
         match registry.get(PluginKind::Collector, &name) {

@@ -41,11 +41,8 @@ impl Collector for GpuCollector {
     ];
 
     /// Per-GPU identities: UUIDs (MIG devices' included) and board serial numbers.
-    const SENSITIVE_KEYS: &'static [&'static str] = &[
-        "gpu/*/uuid",
-        "gpu/*/mig-device.*.uuid",
-        "gpu/*/serial",
-    ];
+    const SENSITIVE_KEYS: &'static [&'static str] =
+        &["gpu/*/uuid", "gpu/*/mig-device.*.uuid", "gpu/*/serial"];
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let library = match ctx.option("nvml") {
             Some(path) if path.trim().is_empty() => {

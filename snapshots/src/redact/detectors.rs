@@ -283,7 +283,9 @@ fn hardware_addresses(bytes: &[u8], out: &mut Vec<Span>) {
             groups += 1;
             end += 3;
         }
-        let glued = bytes.get(end).is_some_and(|&c| is_hex(c) || c.is_ascii_alphanumeric());
+        let glued = bytes
+            .get(end)
+            .is_some_and(|&c| is_hex(c) || c.is_ascii_alphanumeric());
         if groups >= 6 && !glued && !all_same_byte(&bytes[i..end], sep) {
             out.push(Span {
                 start: i,
@@ -493,7 +495,9 @@ pub fn is_domain(host: &str) -> bool {
 fn is_label(label: &str) -> bool {
     !label.is_empty()
         && label.len() <= 63
-        && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && label
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
         && !label.starts_with('-')
         && !label.ends_with('-')
 }
@@ -680,7 +684,10 @@ fn secret_assignments(bytes: &[u8], out: &mut Vec<Span>) {
 }
 
 fn secret_value(bytes: &[u8], mut at: usize) -> Option<Span> {
-    let ends = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b',' | b';' | b'&' | b')' | b']' | b'}');
+    let ends = |c: u8| {
+        c.is_ascii_whitespace()
+            || matches!(c, b'"' | b'\'' | b',' | b';' | b'&' | b')' | b']' | b'}')
+    };
     let quote = bytes.get(at).copied().filter(|c| matches!(c, b'"' | b'\''));
     if let Some(q) = quote {
         at += 1;
@@ -692,11 +699,16 @@ fn secret_value(bytes: &[u8], mut at: usize) -> Option<Span> {
         });
     }
     for scheme in [&b"bearer "[..], b"basic "] {
-        if bytes.len() >= at + scheme.len() && bytes[at..at + scheme.len()].eq_ignore_ascii_case(scheme) {
+        if bytes.len() >= at + scheme.len()
+            && bytes[at..at + scheme.len()].eq_ignore_ascii_case(scheme)
+        {
             at += scheme.len();
         }
     }
-    let len = bytes[at.min(bytes.len())..].iter().position(|&c| ends(c)).unwrap_or(bytes.len() - at.min(bytes.len()));
+    let len = bytes[at.min(bytes.len())..]
+        .iter()
+        .position(|&c| ends(c))
+        .unwrap_or(bytes.len() - at.min(bytes.len()));
     (len > 0).then_some(Span {
         start: at,
         end: at + len,

@@ -136,7 +136,12 @@ impl<'k> Redactor<'k> {
             return false;
         }
         match kind {
-            Kind::Ipv4 | Kind::Ipv6 | Kind::Mac | Kind::Uuid | Kind::HexToken | Kind::Base64Token => {
+            Kind::Ipv4
+            | Kind::Ipv6
+            | Kind::Mac
+            | Kind::Uuid
+            | Kind::HexToken
+            | Kind::Base64Token => {
                 let spans = detectors::find(candidate, &KnownNames::default());
                 spans.len() == 1
                     && spans[0].start == 0
@@ -171,7 +176,8 @@ impl<'k> Redactor<'k> {
 
     /// How a whole sensitive value is replaced: `None` for an empty value.
     fn whole_value_plan(&self, value: &str) -> Option<WholePlan> {
-        if value.is_empty() || detectors::STOP_NAMES.contains(&value.to_ascii_lowercase().as_str()) {
+        if value.is_empty() || detectors::STOP_NAMES.contains(&value.to_ascii_lowercase().as_str())
+        {
             return None;
         }
         if value.parse::<std::net::Ipv4Addr>().is_ok() {

@@ -116,7 +116,11 @@ pub fn pseudonym(key: &RedactKey, kind: Kind, original: &str, counter: u32) -> S
             let local = hex(&key.stream("email", local, counter, 4));
             format!("user-{local}@{}", host_name(key, domain, counter))
         }
-        Kind::HexToken => same_shape(original, &key.stream("hex", original, counter, original.len()), HEX),
+        Kind::HexToken => same_shape(
+            original,
+            &key.stream("hex", original, counter, original.len()),
+            HEX,
+        ),
         Kind::Base64Token => {
             let body = original.trim_end_matches('=');
             let stream = key.stream("base64", original, counter, body.len());
@@ -286,7 +290,9 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(v6.segments()[..4], [0xfe80, 0, 0, 0]);
-        let v6: Ipv6Addr = pseudonym(&k, Kind::Ipv6, "2600:1f18::5", 0).parse().unwrap();
+        let v6: Ipv6Addr = pseudonym(&k, Kind::Ipv6, "2600:1f18::5", 0)
+            .parse()
+            .unwrap();
         assert_eq!(v6.segments()[..2], [0x2001, 0x0db8]);
         let m = pseudonym(&k, Kind::Mac, "0C:42:A1:00:11:22", 0);
         assert_eq!(m.len(), 17);

@@ -27,10 +27,7 @@ pub struct RulesError {
     pub error: KeyPathError,
 }
 
-fn parse_all(
-    patterns: &[String],
-    origin: &str,
-) -> Result<Vec<(String, KeyPattern)>, RulesError> {
+fn parse_all(patterns: &[String], origin: &str) -> Result<Vec<(String, KeyPattern)>, RulesError> {
     let mut out: Vec<(String, KeyPattern)> = patterns
         .iter()
         .map(|p| {
@@ -182,9 +179,16 @@ mod tests {
     #[test]
     fn a_bad_pattern_names_its_origin() {
         let err = Rules::new([], &[], &strings(&["hostname"])).unwrap_err();
-        assert!(err.to_string().starts_with("--redact-keep: invalid key path"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("--redact-keep: invalid key path"),
+            "{err}"
+        );
         let bad = strings(&["os/x"]);
         let err = Rules::new([("vendor", bad.as_slice())], &[], &[]).unwrap_err();
-        assert!(err.to_string().contains("vendor collector's sensitiveKeys"), "{err}");
+        assert!(
+            err.to_string().contains("vendor collector's sensitiveKeys"),
+            "{err}"
+        );
     }
 }

@@ -54,12 +54,16 @@ fn the_go_snapshot_loses_its_node_name_and_partition_uuid_and_comes_back_exactly
     assert!(root.starts_with("PARTUUID=") && root.len() == 45, "{root}");
     // Non-sensitive readings are untouched, types included.
     assert_eq!(
-        out.snapshot
-            .reading(MeasurementType::SystemD, "containerd.service", "BlockIOWeight"),
+        out.snapshot.reading(
+            MeasurementType::SystemD,
+            "containerd.service",
+            "BlockIOWeight"
+        ),
         Some(&Reading::Uint(u64::MAX))
     );
     assert_eq!(
-        out.snapshot.reading(MeasurementType::Gpu, "smi", "gpu.vbios-version"),
+        out.snapshot
+            .reading(MeasurementType::Gpu, "smi", "gpu.vbios-version"),
         Some(&Reading::Str("96.00.74.00.1C".into()))
     );
     let back = reverse(&out.snapshot, &out.mapping).unwrap();
@@ -75,7 +79,10 @@ fn output_depends_on_the_input_and_key_only_and_never_holds_the_key() {
     assert_eq!(yaml(&a.snapshot), yaml(&b.snapshot));
     assert_eq!(a.mapping, b.mapping);
     let other = redact(&original, &rules(), &RedactKey::given("other").unwrap());
-    assert_ne!(a.snapshot.metadata.source_node, other.snapshot.metadata.source_node);
+    assert_ne!(
+        a.snapshot.metadata.source_node,
+        other.snapshot.metadata.source_node
+    );
     let text = yaml(&a.snapshot);
     assert!(!text.contains("unit test key"));
     let record: Record =
@@ -107,7 +114,10 @@ fn keys_subtypes_warnings_and_numbers_are_covered_and_keep_keeps() {
             .with("note", "scheduled on gpu-node-17 by ops@acme.example"),
         Subtype::new("mnt-3f2a1b4c-2222-4000-8000-00000000abcd.mount").with("keep.me", "10.9.9.9"),
     ]);
-    snap.metadata.extra.insert("zone".into(), serde_json::json!({"gpu-node-17": ["10.1.1.1"]}));
+    snap.metadata.extra.insert(
+        "zone".into(),
+        serde_json::json!({"gpu-node-17": ["10.1.1.1"]}),
+    );
     snap.metadata.collectors.insert(
         "gpu".into(),
         eidos_plugin_api::model::CollectorReport {
@@ -165,7 +175,11 @@ fn reversing_needs_a_redacted_document_and_its_own_map() {
 fn a_document_redacted_twice_reverses_in_two_steps() {
     let original = go_snapshot();
     let once = redact(&original, &rules(), &key());
-    let twice = redact(&once.snapshot, &rules(), &RedactKey::given("second").unwrap());
+    let twice = redact(
+        &once.snapshot,
+        &rules(),
+        &RedactKey::given("second").unwrap(),
+    );
     let record = &twice.snapshot.metadata.extra[RECORD_KEY];
     assert_eq!(record["previous"]["map-id"], once.mapping.map_id.as_str());
     let step = reverse(&twice.snapshot, &twice.mapping).unwrap();
@@ -195,7 +209,14 @@ fn secret() -> impl Strategy<Value = (String, String)> {
         .prop_filter("not nil", |b| b.iter().any(|&x| x != 0))
         .prop_map(|b| {
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )
         });
     let email = "[a-z]{2,8}[0-9]{1,3}".prop_map(|u| format!("{u}@corp9.example.com"));
     let password = "[A-Z][a-z0-9]{4,10}[0-9]".prop_map(|p| p.to_string());

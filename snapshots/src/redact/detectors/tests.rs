@@ -15,24 +15,72 @@ fn none() -> KnownNames {
 fn each_detector_finds_its_shape_in_running_text() {
     let table: &[(&str, &[(Kind, &str)])] = &[
         ("addr 10.0.71.203/16 up", &[(Kind::Ipv4, "10.0.71.203")]),
-        ("https://192.168.1.10:6443/api", &[(Kind::Ipv4, "192.168.1.10")]),
-        ("ip=10.0.0.5::10.0.0.1:255.255.255.0:eth0", &[(Kind::Ipv4, "10.0.0.5"), (Kind::Ipv4, "10.0.0.1")]),
+        (
+            "https://192.168.1.10:6443/api",
+            &[(Kind::Ipv4, "192.168.1.10")],
+        ),
+        (
+            "ip=10.0.0.5::10.0.0.1:255.255.255.0:eth0",
+            &[(Kind::Ipv4, "10.0.0.5"), (Kind::Ipv4, "10.0.0.1")],
+        ),
         ("end of 8.8.4.4.", &[(Kind::Ipv4, "8.8.4.4")]),
-        ("[fe80::1c2:3ff:fe44:5566]:22", &[(Kind::Ipv6, "fe80::1c2:3ff:fe44:5566")]),
-        ("via 2600:1f18:abcd::5, ok", &[(Kind::Ipv6, "2600:1f18:abcd::5")]),
-        ("mapped ::ffff:10.1.2.3 here", &[(Kind::Ipv6, "::ffff:10.1.2.3")]),
-        ("ether 0c:42:a1:00:11:22 brd", &[(Kind::Mac, "0c:42:a1:00:11:22")]),
+        (
+            "[fe80::1c2:3ff:fe44:5566]:22",
+            &[(Kind::Ipv6, "fe80::1c2:3ff:fe44:5566")],
+        ),
+        (
+            "via 2600:1f18:abcd::5, ok",
+            &[(Kind::Ipv6, "2600:1f18:abcd::5")],
+        ),
+        (
+            "mapped ::ffff:10.1.2.3 here",
+            &[(Kind::Ipv6, "::ffff:10.1.2.3")],
+        ),
+        (
+            "ether 0c:42:a1:00:11:22 brd",
+            &[(Kind::Mac, "0c:42:a1:00:11:22")],
+        ),
         ("MAC=0C-42-A1-00-11-22", &[(Kind::Mac, "0C-42-A1-00-11-22")]),
-        ("root=PARTUUID=5c1e0a43-8d2f-4b6e-9f31-27a0c8e4d915 ro", &[(Kind::Uuid, "5c1e0a43-8d2f-4b6e-9f31-27a0c8e4d915")]),
-        ("GPU-3f2a1b4c-0000-4000-8000-00000000abcd", &[(Kind::Uuid, "3f2a1b4c-0000-4000-8000-00000000abcd")]),
-        ("mail ops.team+gpu@corp.example.com now", &[(Kind::Email, "ops.team+gpu@corp.example.com")]),
-        ("machine 4f1c2a9be07d4d3c9a8e6b5f0c1d2e3f end", &[(Kind::HexToken, "4f1c2a9be07d4d3c9a8e6b5f0c1d2e3f")]),
-        ("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &[(Kind::HexToken, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]),
-        ("key AKzq93Hf0sLw7XbN2pQeR5tYu8Vm1cJg4DiE6oZa== end", &[(Kind::Base64Token, "AKzq93Hf0sLw7XbN2pQeR5tYu8Vm1cJg4DiE6oZa==")]),
-        ("nfsroot=x password=hunter2 quiet", &[(Kind::Secret, "hunter2")]),
+        (
+            "root=PARTUUID=5c1e0a43-8d2f-4b6e-9f31-27a0c8e4d915 ro",
+            &[(Kind::Uuid, "5c1e0a43-8d2f-4b6e-9f31-27a0c8e4d915")],
+        ),
+        (
+            "GPU-3f2a1b4c-0000-4000-8000-00000000abcd",
+            &[(Kind::Uuid, "3f2a1b4c-0000-4000-8000-00000000abcd")],
+        ),
+        (
+            "mail ops.team+gpu@corp.example.com now",
+            &[(Kind::Email, "ops.team+gpu@corp.example.com")],
+        ),
+        (
+            "machine 4f1c2a9be07d4d3c9a8e6b5f0c1d2e3f end",
+            &[(Kind::HexToken, "4f1c2a9be07d4d3c9a8e6b5f0c1d2e3f")],
+        ),
+        (
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            &[(
+                Kind::HexToken,
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )],
+        ),
+        (
+            "key AKzq93Hf0sLw7XbN2pQeR5tYu8Vm1cJg4DiE6oZa== end",
+            &[(
+                Kind::Base64Token,
+                "AKzq93Hf0sLw7XbN2pQeR5tYu8Vm1cJg4DiE6oZa==",
+            )],
+        ),
+        (
+            "nfsroot=x password=hunter2 quiet",
+            &[(Kind::Secret, "hunter2")],
+        ),
         ("--token=abc.def-123,next", &[(Kind::Secret, "abc.def-123")]),
         ("DB_PASSWORD=\"two words\"", &[(Kind::Secret, "two words")]),
-        ("Authorization: Bearer eyJhbGciOi", &[(Kind::Secret, "eyJhbGciOi")]),
+        (
+            "Authorization: Bearer eyJhbGciOi",
+            &[(Kind::Secret, "eyJhbGciOi")],
+        ),
         ("{\"apiKey\": \"k-123\"}", &[(Kind::Secret, "k-123")]),
     ];
     for (text, want) in table {
@@ -78,7 +126,10 @@ fn known_names_are_found_at_name_boundaries_only() {
         "localhost".to_owned(),
         "ab".to_owned(),
     ]);
-    assert_eq!(known.names(), ["ip-10-0-71-203", "ip-10-0-71-203.ec2.internal"]);
+    assert_eq!(
+        known.names(),
+        ["ip-10-0-71-203", "ip-10-0-71-203.ec2.internal"]
+    );
     assert_eq!(
         found("node ip-10-0-71-203.ec2.internal is Ready", &known),
         [(Kind::Hostname, "ip-10-0-71-203.ec2.internal")]
@@ -109,7 +160,10 @@ fn registry_and_url_hosts_that_are_not_public() {
         hosts("registry.corp.example:5000/team/app:1.2"),
         ["registry.corp.example"]
     );
-    assert_eq!(hosts("see https://git.corp.example.com/x"), ["git.corp.example.com"]);
+    assert_eq!(
+        hosts("see https://git.corp.example.com/x"),
+        ["git.corp.example.com"]
+    );
     for public in [
         "nvcr.io/nvidia/driver:570",
         "docker.io/library/busybox",
@@ -136,7 +190,16 @@ fn spans_never_overlap_and_the_longest_wins() {
 
 #[test]
 fn an_address_after_a_word_and_a_dot_is_still_one() {
-    assert_eq!(found("peer.10.20.30.40", &none()), [(Kind::Ipv4, "10.20.30.40")]);
-    assert_eq!(found("10.20.30.40.peer", &none()), [(Kind::Ipv4, "10.20.30.40")]);
-    assert_eq!(found("x10.20.30.40 1.10.20.30.40 10.20.30.40y", &none()), []);
+    assert_eq!(
+        found("peer.10.20.30.40", &none()),
+        [(Kind::Ipv4, "10.20.30.40")]
+    );
+    assert_eq!(
+        found("10.20.30.40.peer", &none()),
+        [(Kind::Ipv4, "10.20.30.40")]
+    );
+    assert_eq!(
+        found("x10.20.30.40 1.10.20.30.40 10.20.30.40y", &none()),
+        []
+    );
 }
