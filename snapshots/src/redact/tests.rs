@@ -221,6 +221,11 @@ fn secret() -> impl Strategy<Value = (String, String)> {
     let email = "[a-z]{2,8}[0-9]{1,3}".prop_map(|u| format!("{u}@corp9.example.com"));
     let password = "[A-Z][a-z0-9]{4,10}[0-9]".prop_map(|p| p.to_string());
     let hex = "[0-9a-f]{31,60}".prop_map(|h| format!("7{h}"));
+    let base64 = "[A-Z][a-z][0-9][A-Za-z0-9]{37,50}"
+        .prop_filter("random-looking", |t| {
+            t.chars().collect::<std::collections::BTreeSet<_>>().len() >= 26
+        })
+        .prop_map(|t| t.to_string());
     prop_oneof![
         ipv4.prop_map(|v| (v.clone(), v)),
         ipv6.prop_map(|v| (v.clone(), v)),
@@ -229,6 +234,7 @@ fn secret() -> impl Strategy<Value = (String, String)> {
         email.prop_map(|v| (v.clone(), v)),
         password.prop_map(|p| (format!("password={p}"), p)),
         hex.prop_map(|v| (v.clone(), v)),
+        base64.prop_map(|v| (v.clone(), v)),
         "node[0-9]{2,4}".prop_map(|n| (format!("{n}.dc7.acme.example"), n)),
     ]
 }
