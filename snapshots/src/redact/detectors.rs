@@ -418,7 +418,12 @@ fn ipv6(text: &str, out: &mut Vec<Span>) {
             end += 1;
         }
         i = end;
-        if colons < 2 || alnum_at(bytes, start.checked_sub(1)) || alnum_at(bytes, Some(end)) {
+        // The longest address text is 45 characters (`ffff:…:ffff:255.255.255.255`).
+        if colons < 2
+            || end - start > 45
+            || alnum_at(bytes, start.checked_sub(1))
+            || alnum_at(bytes, Some(end))
+        {
             continue;
         }
         // A trailing separator belongs to the text around the address ("addr fe80::1." or "…:").
@@ -664,7 +669,13 @@ fn secret_assignments(bytes: &[u8], out: &mut Vec<Span>) {
             .ok()
     });
     let Some(names) = NAMES.as_ref() else { return };
+    // A value already taken covers any name inside it (`password=token=…`): skipping those keeps
+    // this linear however many names a hostile value repeats.
+    let mut covered = 0;
     for m in names.find_overlapping_iter(bytes) {
+        if m.start() < covered {
+            continue;
+        }
         let mut at = m.end();
         // `name=`, `name:`, `"name":` (JSON-like), then optional blanks.
         if matches!(bytes.get(at), Some(b'"' | b'\'')) {
@@ -678,6 +689,7 @@ fn secret_assignments(bytes: &[u8], out: &mut Vec<Span>) {
             at += 1;
         }
         if let Some(span) = secret_value(bytes, at) {
+            covered = span.end;
             out.push(span);
         }
     }

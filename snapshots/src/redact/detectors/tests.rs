@@ -203,3 +203,14 @@ fn an_address_after_a_word_and_a_dot_is_still_one() {
         []
     );
 }
+
+#[test]
+fn hostile_repetitions_stay_linear() {
+    // Each would be quadratic if every name scanned to the end of the text.
+    let many = "password=".repeat(200_000);
+    let spans = find(&many, &none());
+    assert_eq!(spans.len(), 1);
+    assert_eq!((spans[0].start, spans[0].end), (9, many.len()));
+    let colons = ":".repeat(1_000_000);
+    assert!(find(&colons, &none()).is_empty());
+}
