@@ -157,7 +157,13 @@ pub fn apply(
         None => RedactKey::random(),
     };
     let rules = rules(registry, snapshot, options)?;
+    let started = std::time::Instant::now();
     let out = redact::redact(snapshot, &rules, &key);
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        pseudonyms = out.mapping.entries.len(),
+        "redacted"
+    );
     if let Some(map) = &options.redact_map {
         write_private(map, &out.mapping.to_json())
             .with_context(|| format!("cannot write the redaction map {}", map.display()))
