@@ -100,6 +100,9 @@ impl Cli {
                 flags.overlays.clone_from(&args.overlays);
                 args.collect.add_to(&mut flags);
             }
+            Command::Redact(args) => {
+                flags.format.clone_from(&args.format);
+            }
             Command::Plugins(_) | Command::Config(_) | Command::Completion(_) => {}
         }
         flags
@@ -127,6 +130,10 @@ pub enum Command {
     /// constraint fails.
     #[command(after_help = crate::commands::validate::AFTER_HELP)]
     Validate(crate::commands::validate::ValidateArgs),
+    /// Write a snapshot that can leave the site: host names, addresses, UUIDs, serials and secrets
+    /// replaced by consistent pseudonyms (or, with --reverse, restore one from its map).
+    #[command(after_help = crate::commands::redact::AFTER_HELP)]
+    Redact(crate::commands::redact::RedactArgs),
 }
 
 /// `eidos config …`.
@@ -158,6 +165,13 @@ pub struct SnapshotArgs {
     /// or FIFO is written in place).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Redact the snapshot before writing it, as `eidos redact` does: sensitive values become
+    /// consistent pseudonyms (see --redact-key, --redact-map).
+    #[arg(long)]
+    pub redact: bool,
+    /// How to redact (with --redact).
+    #[command(flatten)]
+    pub redact_options: crate::commands::redact::RedactOptions,
 }
 
 /// The options that choose and run collectors, shared by every command that collects.
@@ -348,6 +362,7 @@ mod tests {
             &["config", "show"],
             &["plugins", "list"],
             &["plugins", "lock"],
+            &["redact"],
         ] {
             let help = help_of(args);
             let own = help

@@ -51,5 +51,6 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Completion(args) => commands::completion::run(args),
         Command::Serve(_) => commands::serve::run(&ctx),
         Command::Validate(args) => commands::validate::run(&ctx, args),
+        Command::Redact(args) => commands::redact::run(&ctx, args),
     }
 }

@@ -4,6 +4,7 @@ pub mod completion;
 pub mod config;
 pub mod plugins;
 pub mod recipe;
+pub mod redact;
 pub mod serve;
 pub mod snapshot;
 pub mod validate;

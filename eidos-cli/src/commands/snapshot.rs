@@ -25,9 +25,23 @@ pub const OPT_IN_COLLECTORS: &[&str] = &["example"];
 
 /// Runs `eidos snapshot`.
 pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
+    if !args.redact && args.redact_options.any_pattern_or_map() {
+        return Err(usage_error!(
+            "--redact-keep, --redact-also and --redact-map need --redact"
+        ));
+    }
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, args.output.as_deref())?;
-    let outcome = collect(ctx, &mut registry, &args.collect)?;
+    let mut outcome = collect(ctx, &mut registry, &args.collect)?;
+    if args.redact {
+        outcome.snapshot = super::redact::apply(
+            &mut registry,
+            &outcome.snapshot,
+            &args.redact_options,
+            args.output.as_deref(),
+        )?
+        .snapshot;
+    }
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")
         .map_err(CliError::runtime)?;

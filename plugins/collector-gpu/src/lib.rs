@@ -39,6 +39,9 @@ impl Collector for GpuCollector {
         OptionDecl::bool("serials", "also collect board serial numbers").with_default("false"),
     ];
 
+    /// Per-GPU identities: UUIDs (MIG devices' included) and board serial numbers.
+    const SENSITIVE_KEYS: &'static [&'static str] =
+        &["gpu/*/uuid", "gpu/*/mig-device.*.uuid", "gpu/*/serial"];
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let library = match ctx.option("nvml") {
             Some(path) if path.trim().is_empty() => {

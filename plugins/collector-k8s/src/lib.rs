@@ -57,6 +57,14 @@ impl Collector for K8sCollector {
         ),
     ];
 
+    /// The node's name and the labels that name a host or an NVLink clique (which carries the
+    /// cluster's UUID). Registry hosts never reach the snapshot (image keys are the last path
+    /// component), and the redaction detectors find any that appear in text.
+    const SENSITIVE_KEYS: &'static [&'static str] = &[
+        "k8s/node/name",
+        "k8s/node/*hostname*",
+        "k8s/node/nvidia.com/gpu.clique",
+    ];
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let env = |name: &str| std::env::var(name).ok();
         collect_with_env(ctx, &env)

@@ -44,6 +44,19 @@ impl Collector for OsCollector {
         .with_default("false"),
     ];
 
+    /// The node's names and boot identity, and kernel command-line values that carry secrets or
+    /// network configuration (`ip=` names the node's address, gateway and host name).
+    const SENSITIVE_KEYS: &'static [&'static str] = &[
+        "os/sysctl//proc/sys/kernel/hostname",
+        "os/sysctl//proc/sys/kernel/domainname",
+        "os/sysctl//proc/sys/kernel/random/boot_id",
+        "os/sysctl//proc/sys/kernel/random/uuid",
+        "os/grub/ip",
+        "os/grub/nfsroot",
+        "os/grub/*password*",
+        "os/grub/*token*",
+        "os/grub/*secret*",
+    ];
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let root: PathBuf = match ctx.option("root") {
             Some(r) => PathBuf::from(r),

@@ -50,6 +50,9 @@ impl Collector for SystemdCollector {
         .with_default("system"),
     ];
 
+    /// A unit's invocation ID identifies one run of it on one node. Secrets in `Environment`
+    /// lines (`TOKEN=…`) are found by the redaction detectors wherever they are.
+    const SENSITIVE_KEYS: &'static [&'static str] = &["systemd/*/InvocationID"];
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let settings = Settings::parse(ctx.option("units"), ctx.option("bus"))?;
         let address = settings

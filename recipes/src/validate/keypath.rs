@@ -93,6 +93,68 @@ impl std::str::FromStr for KeyPath {
     }
 }
 
+/// A key pattern: a [`KeyPath`] whose three parts may hold `*`, which matches any run of
+/// characters (`/` and `.` included, as keys contain them). Collectors declare their volatile and
+/// sensitive keys this way (`os/sysctl//proc/sys/kernel/hostname`, `gpu/gpu-*/serial`,
+/// `k8s/node/*`), and `eidos redact --redact-keep`/`--redact-also` take them. The type matches
+/// without regard to case, the subtype and the key exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyPattern {
+    path: KeyPath,
+}
+
+impl KeyPattern {
+    /// Parses `TYPE/SUBTYPE/KEY` with `*` globs; the parts split as for [`KeyPath::parse`].
+    pub fn parse(text: &str) -> Result<KeyPattern, KeyPathError> {
+        KeyPath::parse(text).map(|path| KeyPattern { path })
+    }
+
+    /// Whether the reading `key` of `subtype` in a measurement of type `kind` matches.
+    pub fn matches(&self, kind: &str, subtype: &str, key: &str) -> bool {
+        glob(
+            self.path.kind.as_bytes(),
+            kind.to_ascii_lowercase().as_bytes(),
+        ) && glob(self.path.subtype.as_bytes(), subtype.as_bytes())
+            && glob(self.path.key.as_bytes(), key.as_bytes())
+    }
+}
+
+impl fmt::Display for KeyPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.path.fmt(f)
+    }
+}
+
+impl std::str::FromStr for KeyPattern {
+    type Err = KeyPathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyPattern::parse(s)
+    }
+}
+
+/// `*`-only wildcard match of `text` against `pattern`, in linear space and quadratic time at
+/// worst (the classic backtrack-to-the-last-star walk; no recursion, so no blow-up on `*a*a*a`).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +227,44 @@ mod tests {
             proptest::prop_assert_eq!(path.kind, kind.to_ascii_lowercase());
             proptest::prop_assert_eq!(path.subtype, subtype);
             proptest::prop_assert_eq!(path.key, key);
+        }
+    }
+
+    #[test]
+    fn patterns_glob_each_part_and_ignore_the_types_case() {
+        let p = KeyPattern::parse("gpu/gpu-*/serial").unwrap();
+        assert!(p.matches("GPU", "gpu-0", "serial"));
+        assert!(p.matches("gpu", "gpu-12", "serial"));
+        assert!(!p.matches("gpu", "smi", "serial"));
+        assert!(!p.matches("gpu", "gpu-0", "serial-number"));
+        let p = KeyPattern::parse("os/sysctl//proc/sys/kernel/*name").unwrap();
+        assert!(p.matches("os", "sysctl", "/proc/sys/kernel/hostname"));
+        assert!(p.matches("os", "sysctl", "/proc/sys/kernel/domainname"));
+        assert!(!p.matches("os", "sysctl", "/proc/sys/kernel/hostname2"));
+        let p = KeyPattern::parse("*/*/*password*").unwrap();
+        assert!(p.matches("os", "grub", "rootpassword"));
+        assert!(p.matches("x", "y", "password"));
+        assert!(!p.matches("x", "y", "passwd"));
+        // Without a star a pattern names one reading, like a key path.
+        let p = KeyPattern::parse("k8s/node/name").unwrap();
+        assert!(p.matches("K8s", "node", "name") && !p.matches("k8s", "node", "names"));
+        assert_eq!(p.to_string(), "k8s/node/name");
+        assert!(KeyPattern::parse("k8s/node").is_err());
+    }
+
+    proptest::proptest! {
+        /// `*` matches any run: a pattern made by starring out parts of a key matches that key.
+        #[test]
+        fn starring_out_a_run_still_matches(
+            prefix in "[a-z./-]{0,8}",
+            middle in "[a-z./*-]{0,8}",
+            suffix in "[a-z./-]{0,8}",
+        ) {
+            let key = format!("{prefix}{middle}{suffix}");
+            let pattern = format!("{prefix}*{suffix}");
+            proptest::prop_assert!(glob(pattern.as_bytes(), key.as_bytes()));
+            proptest::prop_assert!(glob(b"*", key.as_bytes()));
+            proptest::prop_assert_eq!(glob(key.replace('*', "").as_bytes(), key.as_bytes()), !key.contains('*'));
         }
     }
 }

@@ -17,7 +17,7 @@ pub use constraint::{
     equals, Constraint, ConstraintError, Expectation, Range, Verdict, AD_HOC_SOURCE, OPERATOR_FORMS,
 };
 pub use evaluate::{check, validate};
-pub use keypath::{KeyPath, KeyPathError};
+pub use keypath::{KeyPath, KeyPathError, KeyPattern};
 pub use report::{CheckResult, FailOn, Overall, Report, Status, Summary, REPORT_KIND};
 pub use sample::{satisfying, snapshot_satisfying};
 

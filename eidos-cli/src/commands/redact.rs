@@ -1,0 +1,280 @@
+//! `eidos redact` and `eidos snapshot --redact`: a snapshot that can leave the site.
+//!
+//! The engine (detectors, pseudonyms, the mapping) is `eidos_snapshots::redact`; this module reads
+//! the inputs, gathers the collectors' declared sensitive keys from their manifests, and writes
+//! the document (through the serializers) and the mapping (0600, atomically, never to standard
+//! output).
+
+use super::recipe::{output_error, read_snapshot};
+use super::Context;
+use crate::error::{CliError, CliResult};
+use crate::host::output;
+use crate::host::registry::Registry;
+use crate::input::{read_capped, SNAPSHOT_MAX_BYTES};
+use crate::usage_error;
+use anyhow::Context as _;
+use clap::Args;
+use eidos_plugin_api::{PluginKind, Snapshot};
+use eidos_snapshots::redact::{self, Mapping, RedactKey, Rules};
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What `eidos redact --help` ends with.
+pub const AFTER_HELP: &str = "\
+Without --redact-key each run uses a fresh random key: its pseudonyms match no other run's. Give
+the same key (or EIDOS_REDACT_KEY, which keeps it out of process listings) on every node whose
+redacted snapshots are to be compared.
+
+Examples:
+  eidos redact node.yaml -o node-redacted.yaml --redact-map node.map.json
+  eidos snapshot --redact -o node-redacted.yaml
+  eidos redact --reverse --redact-map node.map.json node-redacted.yaml";
+
+/// Redaction options shared by `eidos snapshot --redact` and `eidos redact`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RedactOptions {
+    /// Secret that keys the pseudonyms: the same key gives the same pseudonyms on every node and
+    /// in every run (default: a random key per run) [env: EIDOS_REDACT_KEY].
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "EIDOS_REDACT_KEY",
+        hide_env_values = true
+    )]
+    pub redact_key: Option<String>,
+    /// Leave the readings matching TYPE/SUBTYPE/KEY (`*` matches any run) exactly as they are
+    /// (repeatable), e.g. 'k8s/image/*'.
+    #[arg(long, value_name = "PATTERN")]
+    pub redact_keep: Vec<String>,
+    /// Also replace the whole value of the readings matching TYPE/SUBTYPE/KEY (repeatable), e.g.
+    /// 'k8s/node/nvidia.com/gpu.machine'. Wins over --redact-keep.
+    #[arg(long, value_name = "PATTERN")]
+    pub redact_also: Vec<String>,
+    /// Write the mapping (pseudonym → original) to FILE, created with mode 0600 and replaced
+    /// atomically; never to standard output. Keep it on site: it undoes the redaction.
+    #[arg(long, value_name = "FILE")]
+    pub redact_map: Option<PathBuf>,
+}
+
+impl RedactOptions {
+    /// Whether an option that only means something with `--redact` was given.
+    pub fn any_pattern_or_map(&self) -> bool {
+        !self.redact_keep.is_empty() || !self.redact_also.is_empty() || self.redact_map.is_some()
+    }
+}
+
+/// `eidos redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// The snapshot (YAML or JSON, eidos's or the Go tool's); `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+    /// How to redact.
+    #[command(flatten)]
+    pub options: RedactOptions,
+    /// Restore the original document from a redacted one and the --redact-map written with it.
+    #[arg(long, requires = "redact_map", conflicts_with_all = ["redact_key", "redact_keep", "redact_also"])]
+    pub reverse: bool,
+    /// Output format, by the names serializer plugins declare [env: EIDOS_FORMAT] (default: by
+    /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
+    #[arg(long, short = 'f')]
+    pub format: Option<String>,
+    /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
+    /// or FIFO is written in place).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The largest mapping file `--reverse` reads (a map holds each original once; 64 MiB as for
+/// snapshots).
+const MAP_MAX_BYTES: u64 = SNAPSHOT_MAX_BYTES;
+
+/// Runs `eidos redact`.
+pub fn run(ctx: &Context, args: &RedactArgs) -> CliResult {
+    let mut registry = ctx.registry()?;
+    let format = ctx.output_format(&mut registry, args.output.as_deref())?;
+    let snapshot = read_snapshot(&args.input)?;
+    let document = if args.reverse {
+        // clap makes --reverse require --redact-map.
+        let Some(map_path) = &args.options.redact_map else {
+            return Err(usage_error!("--reverse needs --redact-map FILE"));
+        };
+        let bytes =
+            read_capped(map_path, MAP_MAX_BYTES, "the redaction map").map_err(CliError::usage)?;
+        let mapping = Mapping::parse(&bytes)
+            .with_context(|| format!("{}", map_path.display()))
+            .map_err(CliError::usage)?;
+        redact::reverse(&snapshot, &mapping)
+            .with_context(|| format!("cannot restore {}", shown(&args.input)))
+            .map_err(CliError::usage)?
+    } else {
+        let out = apply(
+            &mut registry,
+            &snapshot,
+            &args.options,
+            args.output.as_deref(),
+        )?;
+        out.snapshot
+    };
+    let document = serde_json::to_value(&document)
+        .context("encoding the snapshot")
+        .map_err(CliError::runtime)?;
+    let bytes = output::render(&mut registry, document, &format, args.output.as_deref())
+        .map_err(output_error)?;
+    output::emit(&bytes, args.output.as_deref()).map_err(output_error)
+}
+
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        "(standard input)".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Redacts `snapshot` with `options` and writes the mapping where `--redact-map` says (before the
+/// document is written, so that no redacted document exists whose map could not be kept).
+pub fn apply(
+    registry: &mut Registry,
+    snapshot: &Snapshot,
+    options: &RedactOptions,
+    output: Option<&Path>,
+) -> CliResult<redact::Redacted> {
+    if let (Some(map), Some(out)) = (&options.redact_map, output) {
+        if same_path(map, out) {
+            return Err(usage_error!(
+                "--redact-map and --output name the same file {}",
+                map.display()
+            ));
+        }
+    }
+    if let Some(map) = &options.redact_map {
+        check_map_target(map)?;
+    }
+    let key = match &options.redact_key {
+        Some(secret) => RedactKey::given(secret).map_err(CliError::usage)?,
+        None => RedactKey::random(),
+    };
+    let rules = rules(registry, snapshot, options)?;
+    let started = std::time::Instant::now();
+    let out = redact::redact(snapshot, &rules, &key);
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        pseudonyms = out.mapping.entries.len(),
+        "redacted"
+    );
+    if let Some(map) = &options.redact_map {
+        write_private(map, &out.mapping.to_json())
+            .with_context(|| format!("cannot write the redaction map {}", map.display()))
+            .map_err(CliError::runtime)?;
+    }
+    Ok(out)
+}
+
+/// The rules: the sensitive keys the document's collectors declare (by the names in its metadata
+/// and its measurement types, for snapshots of the Go tool), and the operator's patterns.
+fn rules(
+    registry: &mut Registry,
+    snapshot: &Snapshot,
+    options: &RedactOptions,
+) -> CliResult<Rules> {
+    let mut names: BTreeSet<String> = snapshot.metadata.collectors.keys().cloned().collect();
+    names.extend(
+        snapshot
+            .measurements
+            .iter()
+            .map(|m| m.kind.to_ascii_lowercase()),
+    );
+    let mut declared = Vec::new();
+    for name in names {
+        match registry.get(PluginKind::Collector, &name) {
+            Some(Ok(plugin)) => declared.push((name, plugin.manifest.sensitive_keys)),
+            Some(Err(e)) => {
+                tracing::warn!("collector {name}: its sensitive keys are unknown ({e}); the detectors still run")
+            }
+            None => tracing::debug!(
+                "no collector {name} installed: only the detectors and --redact-also cover its readings"
+            ),
+        }
+    }
+    Rules::new(
+        declared.iter().map(|(n, k)| (n.as_str(), k.as_slice())),
+        &options.redact_also,
+        &options.redact_keep,
+    )
+    .map_err(CliError::usage)
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// The map goes to a regular file only: `-`, a device (`/dev/stdout`), a FIFO or a directory are
+/// refused, so the originals never reach a terminal or a pipe by mistake.
+fn check_map_target(path: &Path) -> CliResult {
+    if path == Path::new("-") {
+        return Err(usage_error!(
+            "--redact-map cannot be standard output: the map holds every original value; name a file"
+        ));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(usage_error!(
+            "--redact-map {} is not a regular file: the map is only written to a file (mode 0600)",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to a new file with mode 0600 in `path`'s directory, then renames it over `path`.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".eidos-map-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_map_is_private_and_replaces_an_old_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("map.json");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"{}\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_map_never_goes_to_standard_output_or_a_device() {
+        for target in ["-", "/dev/stdout", "/dev/null"] {
+            let err = check_map_target(Path::new(target)).unwrap_err();
+            assert!(err.usage, "{target}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_map_target(dir.path()).is_err());
+        assert!(check_map_target(&dir.path().join("new.json")).is_ok());
+    }
+}
