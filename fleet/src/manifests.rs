@@ -106,10 +106,20 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     }
 }
 
+/// The name of the cluster-scoped ClusterRole and binding: `eidos-collector`, suffixed with the
+/// namespace when it is not the default one, so that two installations do not share them.
+fn cluster_name(namespace: &str) -> String {
+    if namespace == APP {
+        format!("{APP}-collector")
+    } else {
+        format!("{APP}-collector-{namespace}")
+    }
+}
+
 /// The cluster-wide reads of the `k8s` collector, and nothing else.
-fn collector_role() -> ClusterRole {
+fn collector_role(namespace: &str) -> ClusterRole {
     ClusterRole {
-        metadata: meta(&format!("{APP}-collector"), None, "rbac"),
+        metadata: meta(&cluster_name(namespace), None, "rbac"),
         rules: Some(vec![
             // `server`: GET /version.
             PolicyRule {
@@ -427,13 +437,13 @@ pub fn render(options: &Options) -> Result<String, serde_yaml::Error> {
             automount_service_account_token: Some(true),
             ..ServiceAccount::default()
         })?,
-        serde_yaml::to_string(&collector_role())?,
+        serde_yaml::to_string(&collector_role(ns))?,
         serde_yaml::to_string(&ClusterRoleBinding {
-            metadata: meta(&format!("{APP}-collector"), None, "rbac"),
+            metadata: meta(&cluster_name(ns), None, "rbac"),
             role_ref: RoleRef {
                 api_group: "rbac.authorization.k8s.io".to_owned(),
                 kind: "ClusterRole".to_owned(),
-                name: format!("{APP}-collector"),
+                name: cluster_name(ns),
             },
             subjects: Some(vec![subject(ns)]),
         })?,
@@ -594,6 +604,9 @@ mod tests {
         let term = &pod["affinity"]["nodeAffinity"]
             ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0];
         assert_eq!(term["matchFields"][0]["values"][0], "gpu-node-7");
+        // Cluster-scoped names do not clash with the default installation's.
+        assert_eq!(all[2]["metadata"]["name"], "eidos-collector-audit");
+        assert_eq!(all[3]["roleRef"]["name"], "eidos-collector-audit");
         let args: Vec<&str> = pod["containers"][0]["args"]
             .as_sequence()
             .unwrap()

@@ -125,10 +125,17 @@ fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
         .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
 }
 
-/// Reads a snapshot through the one shared reader (capped, our format or the Go tool's);
-/// errors are usage errors naming the file.
+/// Reads a snapshot through the one shared reader (capped, our format or the Go tool's; a file,
+/// `-` or `cm://`); errors name the input and are usage errors, except a cluster that could not be
+/// read (exit 1).
 pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot> {
-    crate::input::read_snapshot(path).map_err(CliError::usage)
+    crate::input::read_snapshot(path).map_err(|e| {
+        if e.is_runtime() {
+            CliError::runtime(e)
+        } else {
+            CliError::usage(e)
+        }
+    })
 }
 
 /// The recipe data: from `--recipes DIR`, else built in.
