@@ -149,8 +149,7 @@ impl SnapshotError {
 /// or the Go tool's, in YAML or JSON, at most [`SNAPSHOT_MAX_BYTES`].
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     if let Some(text) = path.to_str().filter(|t| eidos_fleet::address::is_cm(t)) {
-        let address =
-            eidos_fleet::CmAddress::parse(text, &eidos_k8s_client::process_env)?;
+        let address = eidos_fleet::CmAddress::parse(text, &eidos_k8s_client::process_env)?;
         let text = crate::fleet::read(&address)?;
         if text.len() as u64 > SNAPSHOT_MAX_BYTES {
             return Err(InputError::TooLarge {

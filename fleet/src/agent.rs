@@ -92,7 +92,9 @@ impl HealthState {
     }
 
     fn lock(&self) -> MutexGuard<'_, Health> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A copy of the state now.
@@ -216,10 +218,7 @@ pub async fn run_round(config: &AgentConfig) -> RoundOutcome {
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            return RoundOutcome::Failed(format!(
-                "cannot start {}: {e}",
-                config.program.display()
-            ))
+            return RoundOutcome::Failed(format!("cannot start {}: {e}", config.program.display()))
         }
     };
     let group = child.id();
@@ -338,13 +337,21 @@ mod tests {
 
     #[tokio::test]
     async fn rounds_run_and_failures_are_counted() {
-        let ok = run(&config("exit 0", Duration::from_secs(30), 3), None, std::future::pending())
-            .await
-            .unwrap();
+        let ok = run(
+            &config("exit 0", Duration::from_secs(30), 3),
+            None,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
         assert_eq!((ok.rounds, ok.successes), (3, 3));
-        let err = run(&config("exit 7", Duration::from_secs(30), 2), None, std::future::pending())
-            .await
-            .unwrap_err();
+        let err = run(
+            &config("exit 7", Duration::from_secs(30), 2),
+            None,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("exited with code 7"), "{err}");
     }
 
@@ -374,7 +381,10 @@ mod tests {
         let pid = pid.trim();
         let deadline = Instant::now() + Duration::from_secs(30);
         while !is_dead(pid) {
-            assert!(Instant::now() < deadline, "the round's grandchild {pid} outlived it");
+            assert!(
+                Instant::now() < deadline,
+                "the round's grandchild {pid} outlived it"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -106,9 +106,10 @@ fn the_validator_does_reject_a_broken_manifest() {
         return;
     }
     // The check above is worth something only if this fails: a field the schema does not have.
-    let yaml = render(&Options::defaults("1.2.3"))
-        .unwrap()
-        .replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: true\n          readOnlyRootFS: true");
+    let yaml = render(&Options::defaults("1.2.3")).unwrap().replace(
+        "readOnlyRootFilesystem: true",
+        "readOnlyRootFilesystem: true\n          readOnlyRootFS: true",
+    );
     let err = validate(&yaml).unwrap_err();
     assert!(err.contains("readOnlyRootFS"), "{err}");
 }

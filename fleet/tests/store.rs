@@ -103,7 +103,10 @@ async fn a_conflict_is_read_again_and_retried_a_bounded_number_of_times() {
     let err = store::write_snapshot(&f.client, &a, SNAPSHOT, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { attempts: 5, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Conflict { attempts: 5, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("nothing was written"), "{err}");
 }
 
@@ -243,7 +246,9 @@ async fn a_list_follows_continue_tokens_and_keeps_to_the_selector() {
     assert_eq!(listed.len(), 1203);
     assert_eq!(listed[0].0, "node-0000");
     assert_eq!(listed[1202].0, "node-1202");
-    assert!(listed.iter().all(|(_, t)| t.as_ref().unwrap() == "kind: Snapshot\n"));
+    assert!(listed
+        .iter()
+        .all(|(_, t)| t.as_ref().unwrap() == "kind: Snapshot\n"));
     let pages: Vec<_> = f
         .server
         .requests_to(CM_PATH)
@@ -270,9 +275,14 @@ async fn a_list_follows_continue_tokens_and_keeps_to_the_selector() {
 async fn an_expired_continue_token_fails_the_list_with_the_servers_reason() {
     let f = fixture().await;
     for i in 0..3 {
-        store::write_snapshot(&f.client, &address(&format!("n{i}")), "kind: Snapshot\n", None)
-            .await
-            .unwrap();
+        store::write_snapshot(
+            &f.client,
+            &address(&format!("n{i}")),
+            "kind: Snapshot\n",
+            None,
+        )
+        .await
+        .unwrap();
     }
     f.server.inject(Fault::ExpireContinue {
         times: 1,

@@ -174,11 +174,15 @@ pub fn manifests(args: &ManifestsArgs) -> CliResult {
         )
     })?;
     if args.node.is_some() && mode != Mode::Job {
-        return Err(usage_error!("--node goes with --mode job (a DaemonSet runs on every GPU node)"));
+        return Err(usage_error!(
+            "--node goes with --mode job (a DaemonSet runs on every GPU node)"
+        ));
     }
     if let Some(node) = &args.node {
         if node.trim().is_empty() || node.len() > 253 {
-            return Err(usage_error!("invalid --node {node:?}: expected a node's name"));
+            return Err(usage_error!(
+                "invalid --node {node:?}: expected a node's name"
+            ));
         }
     }
     if mode == Mode::DaemonSet {
@@ -192,7 +196,9 @@ pub fn manifests(args: &ManifestsArgs) -> CliResult {
     options.interval.clone_from(&args.interval);
     if let Some(image) = &args.image {
         if image.trim().is_empty() || image.contains(char::is_whitespace) {
-            return Err(usage_error!("invalid --image {image:?}: expected an image reference"));
+            return Err(usage_error!(
+                "invalid --image {image:?}: expected an image reference"
+            ));
         }
         options.image.clone_from(image);
     }

@@ -210,25 +210,39 @@ impl Store {
     }
 
     fn parse_body(body: &[u8]) -> Result<ConfigMap, Answer> {
-        serde_json::from_slice(body).map_err(|e| bad_request(&format!("the body is not a ConfigMap: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| bad_request(&format!("the body is not a ConfigMap: {e}")))
     }
 
     fn validate(namespace: &str, cm: &ConfigMap) -> Result<String, Answer> {
         let name = cm.metadata.name.clone().unwrap_or_default();
         if name.is_empty() {
-            return Err(invalid(&name, "metadata.name", "Required value: name or generateName is required"));
+            return Err(invalid(
+                &name,
+                "metadata.name",
+                "Required value: name or generateName is required",
+            ));
         }
         if !is_dns_subdomain(&name) {
             return Err(invalid(&name, "metadata.name", "Invalid value: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"));
         }
-        if cm.metadata.namespace.as_deref().is_some_and(|n| n != namespace) {
+        if cm
+            .metadata
+            .namespace
+            .as_deref()
+            .is_some_and(|n| n != namespace)
+        {
             return Err(bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
         let size = payload_size(cm);
         if size > MAX_CONFIGMAP_BYTES {
-            return Err(invalid(&name, "[]", &format!("Too long: may not be more than {MAX_CONFIGMAP_BYTES} bytes")));
+            return Err(invalid(
+                &name,
+                "[]",
+                &format!("Too long: may not be more than {MAX_CONFIGMAP_BYTES} bytes"),
+            ));
         }
         Ok(name)
     }
@@ -243,7 +257,12 @@ impl Store {
             Ok(name) => name,
             Err(answer) => return answer,
         };
-        if cm.metadata.resource_version.as_deref().is_some_and(|v| !v.is_empty()) {
+        if cm
+            .metadata
+            .resource_version
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+        {
             return bad_request("resourceVersion should not be set on objects to be created");
         }
         if self.objects.contains_key(&format!("{namespace}/{name}")) {
@@ -257,7 +276,10 @@ impl Store {
                 ),
             );
         }
-        (201, self.put(namespace, cm, Some("2026-01-01T00:00:00Z".into())))
+        (
+            201,
+            self.put(namespace, cm, Some("2026-01-01T00:00:00Z".into())),
+        )
     }
 
     /// `PUT .../configmaps/NAME`.
@@ -389,10 +411,25 @@ mod tests {
         assert_eq!(store.create("ns", &cm("a", &[])).0, 409);
         let mut stale = created.clone();
         stale.metadata.resource_version = Some("999".into());
-        assert_eq!(store.update("ns", "a", &serde_json::to_vec(&stale).unwrap()).0, 409);
-        assert_eq!(store.update("ns", "a", &serde_json::to_vec(&created).unwrap()).0, 200);
+        assert_eq!(
+            store
+                .update("ns", "a", &serde_json::to_vec(&stale).unwrap())
+                .0,
+            409
+        );
+        assert_eq!(
+            store
+                .update("ns", "a", &serde_json::to_vec(&created).unwrap())
+                .0,
+            200
+        );
         // The version read before the update is stale now.
-        assert_eq!(store.update("ns", "a", &serde_json::to_vec(&created).unwrap()).0, 409);
+        assert_eq!(
+            store
+                .update("ns", "a", &serde_json::to_vec(&created).unwrap())
+                .0,
+            409
+        );
         assert_eq!(store.update("ns", "b", &cm("b", &[])).0, 404);
     }
 
@@ -405,7 +442,8 @@ mod tests {
         }
         store.create("other-ns", &cm("c9", &[("kind", "snapshot")]));
         let page = |token: Option<&str>| -> Value {
-            serde_json::from_str(&store.list("ns", Some("kind=snapshot"), Some(2), token).1).unwrap()
+            serde_json::from_str(&store.list("ns", Some("kind=snapshot"), Some(2), token).1)
+                .unwrap()
         };
         let first = page(None);
         assert_eq!(first["items"].as_array().unwrap().len(), 2);
@@ -415,7 +453,8 @@ mod tests {
         assert_eq!(second["items"][0]["metadata"]["name"], "c4");
         assert!(second["metadata"].get("continue").is_none());
         assert_eq!(store.list("ns", Some("kind in (a)"), None, None).0, 400);
-        let absent: Value = serde_json::from_str(&store.list("ns", Some("!kind"), None, None).1).unwrap();
+        let absent: Value =
+            serde_json::from_str(&store.list("ns", Some("!kind"), None, None).1).unwrap();
         assert_eq!(absent["items"].as_array().unwrap().len(), 0);
     }
 

@@ -415,7 +415,10 @@ fn configmap_fault_message(code: u16, method: &str, path: &str) -> Option<String
             "Operation cannot be fulfilled on {subject}: the object has been modified; please \
              apply your changes to the latest version and try again"
         ),
-        422 => format!("ConfigMap {:?} is invalid: injected failure", name.unwrap_or_default()),
+        422 => format!(
+            "ConfigMap {:?} is invalid: injected failure",
+            name.unwrap_or_default()
+        ),
         _ => return None,
     })
 }
@@ -429,7 +432,11 @@ fn answer_configmaps(
     body: &[u8],
 ) -> Response {
     let (code, text) = {
-        if method == "GET" && name.is_none() && params.contains_key("continue") && expire_continue(shared) {
+        if method == "GET"
+            && name.is_none()
+            && params.contains_key("continue")
+            && expire_continue(shared)
+        {
             return status(410, "Expired", EXPIRED_MESSAGE);
         }
         let mut state = lock(&shared.state);
@@ -450,7 +457,10 @@ fn answer_configmaps(
                     namespace,
                     params.get("labelSelector").map(String::as_str),
                     limit,
-                    params.get("continue").map(String::as_str).filter(|t| !t.is_empty()),
+                    params
+                        .get("continue")
+                        .map(String::as_str)
+                        .filter(|t| !t.is_empty()),
                 )
             }
             _ => (
@@ -470,13 +480,7 @@ fn answer_configmaps(
     )
 }
 
-fn answer(
-    shared: &Shared,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    body: &[u8],
-) -> Response {
+fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>, body: &[u8]) -> Response {
     if let Some(response) = injected(shared, method, path) {
         return response;
     }
@@ -621,7 +625,8 @@ pub(crate) fn decode_continue(token: &str) -> Option<(u64, String)> {
     Some((rv.parse().ok()?, key.to_owned()))
 }
 
-pub(crate) const EXPIRED_MESSAGE: &str = "The provided continue parameter is too old to display a consistent \
+pub(crate) const EXPIRED_MESSAGE: &str =
+    "The provided continue parameter is too old to display a consistent \
     list result. You can start a new list without the continue parameter, or use the continue \
     token in this response to retrieve the remainder of the results. Continuing with the provided \
     token results in an inconsistent list - objects that were created, modified, or deleted \
