@@ -354,17 +354,13 @@ impl Store {
             .filter(|(_, s)| requirements.iter().all(|r| r.matches(&s.labels)));
         let mut body = String::new();
         let mut last_key = None;
-        let mut items = 0usize;
-        let mut first = true;
-        for (key, stored) in matching.by_ref() {
-            if !first {
+        for (served, (key, stored)) in matching.by_ref().enumerate() {
+            if served > 0 {
                 body.push(',');
             }
-            first = false;
             body.push_str(&stored.json);
-            items += 1;
             last_key = Some(key.clone());
-            if limit.is_some_and(|l| items >= l) {
+            if limit.is_some_and(|l| served + 1 >= l) {
                 break;
             }
         }
