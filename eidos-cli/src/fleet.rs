@@ -18,6 +18,21 @@ pub fn cm_address(path: Option<&Path>) -> CliResult<Option<CmAddress>> {
         .map_err(CliError::usage)
 }
 
+/// The formats a ConfigMap may hold: the ones every snapshot reader parses.
+pub const STORED_FORMATS: &[&str] = &["yaml", "yml", "json"];
+
+/// Refuses a format no snapshot reader could read back from a ConfigMap (a usage error).
+pub fn check_stored_format(format: &str) -> CliResult {
+    if STORED_FORMATS.contains(&format.to_ascii_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(crate::usage_error!(
+            "format {format:?} cannot be stored in a ConfigMap: snapshots there are read back, \
+             so use yaml or json"
+        ))
+    }
+}
+
 /// How to reach the API server for a command with collector options: the `k8s` collector's
 /// `kubeconfig` and `context` options (`--set k8s.kubeconfig=…`, or `[collectors.k8s]` in the
 /// configuration file), else `KUBECONFIG` (which `--kubeconfig` sets), `~/.kube/config`, the pod's

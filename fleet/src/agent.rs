@@ -221,13 +221,15 @@ pub async fn run_round(config: &AgentConfig) -> RoundOutcome {
             return RoundOutcome::Failed(format!("cannot start {}: {e}", config.program.display()))
         }
     };
-    let group = child.id();
-    let guard = GroupKiller(group);
+    // Declared after `child`, so dropped first: the group is killed while its leader is not yet
+    // reaped, and its id cannot have been reused by then.
+    let mut guard = GroupKiller(child.id());
     let result = tokio::time::timeout(config.round_timeout, child.wait()).await;
     match result {
         Ok(Ok(status)) => {
-            // The child is gone; anything it left in its group goes with the guard.
-            drop(guard);
+            // Reaped: the group id may be free for reuse now, so it is not signalled any more
+            // (a finished `eidos snapshot` has waited for its own children).
+            guard.0 = None;
             describe_exit(status)
         }
         Ok(Err(e)) => RoundOutcome::Failed(format!("waiting for the round's process: {e}")),
@@ -243,8 +245,8 @@ pub async fn run_round(config: &AgentConfig) -> RoundOutcome {
     }
 }
 
-/// Kills a round's process group (SIGKILL) when dropped: on overrun, on shutdown (the round's
-/// future is dropped), and after a normal exit for anything the child left behind.
+/// Kills a round's process group (SIGKILL) when dropped: on overrun and on shutdown (the round's
+/// future is dropped), children of the round included.
 struct GroupKiller(Option<u32>);
 
 impl Drop for GroupKiller {

@@ -200,6 +200,33 @@ fn malformed_addresses_exit_2_and_cluster_failures_exit_1_naming_the_cause() {
             out.stderr
         );
     }
+    for args in [
+        &[
+            "snapshot",
+            "--collectors",
+            "os",
+            "-f",
+            "table",
+            "-o",
+            "cm://eidos/n",
+        ][..],
+        &["agent", "run", "--output", "node.yaml"][..],
+        &[
+            "agent",
+            "run",
+            "--output",
+            "cm://eidos/n",
+            "--format",
+            "table",
+        ][..],
+        &["agent", "manifests", "--node", "gpu-1"][..],
+        &["agent", "manifests", "--namespace", "Not_A_Label"][..],
+        &["agent", "manifests", "--interval", "soon"][..],
+    ] {
+        let out = run(eidos().args(args));
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
     assert!(c.server.requests().is_empty(), "nothing was sent");
 
     let out = run(eidos().args(["recipe", "--snapshot", "cm://eidos/absent"]));

@@ -110,6 +110,9 @@ pub fn run(global: &GlobalArgs, args: &AgentRunArgs) -> CliResult {
     // error now, not a failed round every interval.
     let address = eidos_fleet::CmAddress::parse(&args.output, &eidos_k8s_client::process_env)
         .map_err(CliError::usage)?;
+    if let Some(format) = &args.format {
+        crate::fleet::check_stored_format(format)?;
+    }
     let program = std::env::current_exe()
         .context("finding the eidos binary for the agent's rounds")
         .map_err(CliError::runtime)?;

@@ -21,8 +21,9 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub context: bool,
     /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's, at most
-    /// 64 MiB; `-` reads standard input); flags override what it implies.
-    #[arg(long, value_name = "FILE")]
+    /// 64 MiB; `-` reads standard input; cm://NAMESPACE/NAME reads a ConfigMap); flags override
+    /// what it implies.
+    #[arg(long, value_name = "FILE|cm://NAMESPACE/NAME")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
     /// data built into eidos [env: EIDOS_RECIPES; config: recipes].

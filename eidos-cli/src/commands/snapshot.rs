@@ -33,6 +33,9 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     };
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, file)?;
+    if configmap.is_some() {
+        crate::fleet::check_stored_format(&format)?;
+    }
     let outcome = collect(ctx, &mut registry, &args.collect)?;
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")
