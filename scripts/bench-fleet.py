@@ -10,7 +10,8 @@ here), printing figures; a benchmark, not a test: it never fails on slowness.
    for comparison, the round's child alone (`eidos snapshot --collectors os,systemd --output
    cm://…`). Wall time per run and median.
 
-Usage: scripts/bench-fleet.py [--runs N] [--rounds N] [--configmaps N] [--no-build]
+Usage: scripts/bench-fleet.py [--runs N] [--rounds N] [--configmaps N] [--no-build] [--profile P]
+(--profile debug measures an unoptimised build: only for a quick look, never for the figures.)
 Needs /usr/bin/time (Debian package `time`).
 """
 import argparse
@@ -24,7 +25,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RELEASE = os.path.join(ROOT, "target", "release")
 
 
 def time_v(cmd, env):
@@ -46,15 +46,19 @@ def main():
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--configmaps", type=int, default=10_000)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--profile", default="release", choices=["release", "debug"])
     args = parser.parse_args()
+    global RELEASE
+    RELEASE = os.path.join(ROOT, "target", args.profile)
+    mode = ["--release"] if args.profile == "release" else []
     if not os.path.exists("/usr/bin/time"):
         sys.exit("/usr/bin/time is missing: apt-get install time")
     if not args.no_build:
         subprocess.run(
-            ["cargo", "build", "--release", "-q", "-p", "eidos-cli", "-p", "eidos-collector-os",
+            ["cargo", "build"] + mode + ["-q", "-p", "eidos-cli", "-p", "eidos-collector-os",
              "-p", "eidos-collector-systemd", "-p", "eidos-serializer-yaml", "-p", "eidos-k8s-fake"],
             cwd=ROOT, check=True)
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "eidos-fleet", "--example",
+        subprocess.run(["cargo", "build"] + mode + ["-q", "-p", "eidos-fleet", "--example",
                         "list_snapshots"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="eidos-bench-fleet-")
     plugins = os.path.join(work, "plugins")
@@ -76,6 +80,7 @@ def main():
                    NODE_NAME="bench-node")
 
         lister = [os.path.join(RELEASE, "examples", "list_snapshots"), kubeconfig, "eidos"]
+        print(f"profile: {args.profile}")
         print(f"list + parse: {args.configmaps} ConfigMaps of {os.path.getsize(snapshot)} bytes,"
               f" 500 a page")
         print(f"command: {' '.join(lister[:1])} KUBECONFIG eidos")
