@@ -29,6 +29,8 @@ pip_packages=(
   "schemathesis==4.32.5|command -v schemathesis"
   # Reads `eidos validate --format junit` back as a real JUnit consumer.
   "junitparser==5.0.3|python3 -c 'import junitparser'"
+  # Validates `eidos agent manifests` offline against the Kubernetes schemas it bundles.
+  "kubernetes-validate==1.37.0|command -v kubernetes-validate"
 )
 
 # Prints the package of each entry whose test fails.

@@ -64,6 +64,42 @@ pub struct GlobalArgs {
     /// present).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// Kubernetes configuration for cm:// inputs and outputs, the k8s collector and the agent's
+    /// rounds: the same as KUBECONFIG=FILE (a --set k8s.kubeconfig option still wins).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The flags as they would be typed again, for a child `eidos` (the agent's rounds). The
+    /// settings they stand for that come from the environment are inherited with it.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        let mut flag = |name: &str, on: bool| {
+            if on {
+                out.push(name.into());
+            }
+        };
+        flag("--debug", self.debug);
+        flag("--log-json", self.log_json);
+        flag("--no-default-plugin-dirs", self.no_default_plugin_dirs);
+        flag("--allow-insecure-plugins", self.allow_insecure_plugins);
+        for dir in &self.plugin_dirs {
+            out.push("--plugin-dir".into());
+            out.push(dir.into());
+        }
+        for (name, value) in [
+            ("--plugin-lock", &self.plugin_lock),
+            ("--config", &self.config),
+            ("--kubeconfig", &self.kubeconfig),
+        ] {
+            if let Some(value) = value {
+                out.push(name.into());
+                out.push(value.into());
+            }
+        }
+        out
+    }
 }
 
 impl Cli {
@@ -103,7 +139,14 @@ impl Cli {
             Command::Redact(args) => {
                 flags.format.clone_from(&args.format);
             }
-            Command::Plugins(_) | Command::Config(_) | Command::Completion(_) => {}
+            Command::Agent(AgentCommand::Run(args)) => {
+                flags.format.clone_from(&args.format);
+                args.collect.add_to(&mut flags);
+            }
+            Command::Plugins(_)
+            | Command::Config(_)
+            | Command::Completion(_)
+            | Command::Agent(AgentCommand::Manifests(_)) => {}
         }
         flags
     }
@@ -134,6 +177,20 @@ pub enum Command {
     /// replaced by consistent pseudonyms (or, with --reverse, restore one from its map).
     #[command(after_help = crate::commands::redact::AFTER_HELP)]
     Redact(crate::commands::redact::RedactArgs),
+    /// Run eidos on a Kubernetes cluster: the node agent, and the manifests that deploy it.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+/// `eidos agent …`.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Take a snapshot into a ConfigMap every interval, until SIGTERM (what the DaemonSet runs).
+    #[command(after_help = crate::commands::agent::RUN_AFTER_HELP)]
+    Run(crate::commands::agent::AgentRunArgs),
+    /// Print the Kubernetes manifests (Namespace, ServiceAccount, RBAC, DaemonSet or Job) as one
+    /// YAML stream, for `kubectl apply -f -`.
+    Manifests(crate::commands::agent::ManifestsArgs),
 }
 
 /// `eidos config …`.
@@ -162,8 +219,9 @@ pub struct SnapshotArgs {
     #[arg(long, short = 'f')]
     pub format: Option<String>,
     /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
-    /// or FIFO is written in place).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    /// or FIFO is written in place), or to the ConfigMap cm://NAMESPACE/NAME (created or updated;
+    /// $(NODE_NAME) in NAME is replaced by the NODE_NAME environment variable).
+    #[arg(long, short = 'o', value_name = "FILE|cm://NAMESPACE/NAME")]
     pub output: Option<PathBuf>,
     /// Redact the snapshot before writing it, as `eidos redact` does: sensitive values become
     /// consistent pseudonyms (see --redact-key, --redact-map).
@@ -206,6 +264,35 @@ pub struct CollectArgs {
 }
 
 impl CollectArgs {
+    /// The flags as they would be typed again, for a child `eidos snapshot` (the agent's rounds).
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        if !self.collectors.is_empty() {
+            out.push("--collectors".into());
+            out.push(self.collectors.join(",").into());
+        }
+        if !self.require.is_empty() {
+            out.push("--require".into());
+            out.push(self.require.join(",").into());
+        }
+        for item in &self.set {
+            out.push("--set".into());
+            out.push(item.into());
+        }
+        for item in &self.timeout {
+            let duration = humantime::format_duration(item.duration).to_string();
+            out.push("--timeout".into());
+            out.push(match &item.collector {
+                Some(name) => format!("{name}={duration}").into(),
+                None => duration.into(),
+            });
+        }
+        if self.best_effort {
+            out.push("--best-effort".into());
+        }
+        out
+    }
+
     /// Adds these flags to `flags`.
     pub fn add_to(&self, flags: &mut Flags) {
         let names = |v: &Vec<String>| {
@@ -325,6 +412,14 @@ mod tests {
         ])
         .unwrap();
         let flags = cli.flags();
+        let Command::Snapshot(args) = &cli.command else {
+            unreachable!()
+        };
+        // What the agent hands its rounds parses back to the same flags.
+        let mut again = vec!["eidos".into(), "snapshot".into()];
+        again.extend(args.collect.to_args());
+        let reparsed = Cli::try_parse_from(again).unwrap();
+        assert_eq!(reparsed.flags().timeout, flags.timeout);
         let got: Vec<_> = flags
             .timeout
             .iter()

@@ -1,5 +1,8 @@
 //! Reading input files with a size cap, and the one snapshot reader every command uses.
 //!
+//! A snapshot is read from a file, `-` (standard input), or a ConfigMap (`cm://NAMESPACE/NAME`,
+//! through [`crate::fleet`]).
+//!
 //! Every file eidos reads is read through [`read_capped`]: at most `limit + 1` bytes are ever
 //! taken from it, so `/dev/zero`, a huge file or an endless pipe is refused with a message naming
 //! the file and the limit instead of filling memory.
@@ -118,6 +121,13 @@ pub enum SnapshotError {
     /// The file could not be read or is too large.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// A `cm://` address is malformed (a usage error).
+    #[error(transparent)]
+    Address(#[from] eidos_fleet::AddressError),
+    /// The ConfigMap could not be read: forbidden, missing, API server unreachable (a runtime
+    /// failure, not the caller's mistake).
+    #[error(transparent)]
+    Cluster(#[from] eidos_fleet::StoreError),
     /// The file is not a snapshot.
     #[error("{} is not a valid snapshot: {reason}", shown(.path))]
     Invalid {
@@ -128,9 +138,32 @@ pub enum SnapshotError {
     },
 }
 
-/// Reads the snapshot in `path` (`-`: standard input): eidos's or the Go tool's, in YAML or JSON,
-/// at most [`SNAPSHOT_MAX_BYTES`].
+impl SnapshotError {
+    /// Whether the failure is the environment's (the cluster), not the input's: exit 1, not 2.
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, SnapshotError::Cluster(_))
+    }
+}
+
+/// Reads the snapshot in `path` (`-`: standard input; `cm://NAMESPACE/NAME`: a ConfigMap): eidos's
+/// or the Go tool's, in YAML or JSON, at most [`SNAPSHOT_MAX_BYTES`].
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+    if let Some(text) = path.to_str().filter(|t| eidos_fleet::address::is_cm(t)) {
+        let address = eidos_fleet::CmAddress::parse(text, &eidos_k8s_client::process_env)?;
+        let text = crate::fleet::read(&address)?;
+        if text.len() as u64 > SNAPSHOT_MAX_BYTES {
+            return Err(InputError::TooLarge {
+                what: "the snapshot".to_owned(),
+                path: path.to_owned(),
+                limit: SNAPSHOT_MAX_BYTES,
+            }
+            .into());
+        }
+        return parse_snapshot(text.as_bytes()).map_err(|reason| SnapshotError::Invalid {
+            path: path.to_owned(),
+            reason,
+        });
+    }
     let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
     parse_snapshot(&bytes).map_err(|reason| SnapshotError::Invalid {
         path: path.to_owned(),
@@ -236,6 +269,17 @@ mod tests {
         );
         // The I/O error is in the message, not chained again as a source.
         assert!(std::error::Error::source(&err).is_none());
+    }
+
+    #[test]
+    fn a_malformed_configmap_address_is_a_usage_error_and_never_a_file() {
+        let err = read_snapshot(Path::new("cm://eidos")).unwrap_err();
+        assert!(matches!(err, SnapshotError::Address(_)), "{err}");
+        assert!(!err.is_runtime());
+        assert!(
+            err.to_string().contains("expected cm://NAMESPACE/NAME"),
+            "{err}"
+        );
     }
 
     #[test]

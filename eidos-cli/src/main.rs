@@ -4,13 +4,14 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod fleet;
 mod host;
 mod input;
 mod logging;
 mod settings;
 
 use clap::Parser;
-use cli::{Cli, Command, ConfigCommand, PluginsCommand};
+use cli::{AgentCommand, Cli, Command, ConfigCommand, PluginsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,8 +19,16 @@ fn main() -> ExitCode {
         return code;
     }
     let cli = Cli::parse();
-    // A server logs each request (info); the one-shot commands only warnings.
-    let quiet_level = if matches!(cli.command, Command::Serve(_)) {
+    // `--kubeconfig FILE` is `KUBECONFIG=FILE` for everything this process and its children do
+    // (cm:// addresses, the k8s collector, the agent's rounds). Set before any thread starts.
+    if let Some(path) = &cli.global.kubeconfig {
+        std::env::set_var("KUBECONFIG", path);
+    }
+    // A server and the agent log each request or round (info); one-shot commands only warnings.
+    let quiet_level = if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Agent(AgentCommand::Run(_))
+    ) {
         "info"
     } else {
         "warn"
@@ -36,8 +45,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> error::CliResult {
-    if let Command::Completion(args) = &cli.command {
-        return commands::completion::run(args);
+    match &cli.command {
+        Command::Completion(args) => return commands::completion::run(args),
+        Command::Agent(AgentCommand::Manifests(args)) => return commands::agent::manifests(args),
+        _ => {}
     }
     let settings = settings::Settings::load(&cli.flags()).map_err(error::CliError::usage)?;
     let ctx = commands::Context { settings };
@@ -52,5 +63,7 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Serve(_) => commands::serve::run(&ctx),
         Command::Validate(args) => commands::validate::run(&ctx, args),
         Command::Redact(args) => commands::redact::run(&ctx, args),
+        Command::Agent(AgentCommand::Run(args)) => commands::agent::run(&cli.global, args),
+        Command::Agent(AgentCommand::Manifests(args)) => commands::agent::manifests(args),
     }
 }

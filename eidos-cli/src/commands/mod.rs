@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod agent;
 pub mod completion;
 pub mod config;
 pub mod plugins;

@@ -22,8 +22,9 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub context: bool,
     /// Derive the query from this snapshot (YAML or JSON, eidos's or the Go tool's, at most
-    /// 64 MiB; `-` reads standard input); flags override what it implies.
-    #[arg(long, value_name = "FILE")]
+    /// 64 MiB; `-` reads standard input; cm://NAMESPACE/NAME reads a ConfigMap); flags override
+    /// what it implies.
+    #[arg(long, value_name = "FILE|cm://NAMESPACE/NAME")]
     pub snapshot: Option<PathBuf>,
     /// Use the recipe data in this directory (base.yaml and overlay files) instead of the
     /// data built into eidos [env: EIDOS_RECIPES; config: recipes].
@@ -129,10 +130,17 @@ fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
         .map_err(|e| usage_error!("cannot derive a query from {}: {e}", path.display()))
 }
 
-/// Reads a snapshot through the one shared reader (capped, our format or the Go tool's);
-/// errors are usage errors naming the file.
+/// Reads a snapshot through the one shared reader (capped, our format or the Go tool's; a file,
+/// `-` or `cm://`); errors name the input and are usage errors, except a cluster that could not be
+/// read (exit 1).
 pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot> {
-    crate::input::read_snapshot(path).map_err(CliError::usage)
+    crate::input::read_snapshot(path).map_err(|e| {
+        if e.is_runtime() {
+            CliError::runtime(e)
+        } else {
+            CliError::usage(e)
+        }
+    })
 }
 
 /// The folder of a plugin directory whose recipe data is layered on top when the directory is

@@ -30,24 +30,45 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
             "--redact-keep, --redact-also and --redact-map need --redact"
         ));
     }
+    // A `cm://` output is checked before anything is collected: a malformed one exits 2 at once.
+    let configmap = crate::fleet::cm_address(args.output.as_deref())?;
+    let file = match configmap {
+        Some(_) => None,
+        None => args.output.as_deref(),
+    };
     let mut registry = ctx.registry()?;
-    let format = ctx.output_format(&mut registry, args.output.as_deref())?;
+    let format = ctx.output_format(&mut registry, file)?;
+    if configmap.is_some() {
+        crate::fleet::check_stored_format(&format)?;
+    }
     let mut outcome = collect(ctx, &mut registry, &args.collect)?;
     if args.redact {
         outcome.snapshot = super::redact::apply(
             &mut registry,
             &outcome.snapshot,
             &args.redact_options,
-            args.output.as_deref(),
+            file,
         )?
         .snapshot;
     }
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")
         .map_err(CliError::runtime)?;
-    let bytes = output::render(&mut registry, document, &format, args.output.as_deref())
-        .map_err(output_error)?;
-    output::emit(&bytes, args.output.as_deref()).map_err(output_error)?;
+    let bytes = match configmap {
+        // Rendered as for a file: no terminal width.
+        Some(_) => output::render(&mut registry, document, &format, Some(Path::new("-"))),
+        None => output::render(&mut registry, document, &format, file),
+    }
+    .map_err(output_error)?;
+    match &configmap {
+        Some(address) => crate::fleet::write(
+            &crate::fleet::access(ctx, &args.collect.set),
+            address,
+            &bytes,
+            outcome.snapshot.metadata.source_node.as_deref(),
+        )?,
+        None => output::emit(&bytes, file).map_err(output_error)?,
+    }
     match outcome.required_failure {
         Some(e) => Err(e),
         None => Ok(()),

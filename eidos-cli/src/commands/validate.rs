@@ -36,9 +36,10 @@ Examples:
 /// `eidos validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The snapshot to check (YAML or JSON, eidos's or the Go tool's; `-` reads standard input).
-    /// Without it, eidos takes a snapshot of this node first, with the collector flags below.
-    #[arg(long, value_name = "FILE")]
+    /// The snapshot to check (YAML or JSON, eidos's or the Go tool's; `-` reads standard input;
+    /// cm://NAMESPACE/NAME reads a ConfigMap). Without it, eidos takes a snapshot of this node
+    /// first, with the collector flags below.
+    #[arg(long, value_name = "FILE|cm://NAMESPACE/NAME")]
     pub snapshot: Option<PathBuf>,
     /// Check against this recipe document (written earlier by `eidos recipe`) instead of the
     /// recipe derived from the snapshot.

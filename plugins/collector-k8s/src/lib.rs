@@ -19,7 +19,9 @@ pub mod images;
 pub mod node;
 pub mod policy;
 pub mod resilience;
-pub mod source;
+
+/// Where the client configuration comes from (shared with the CLI's fleet commands).
+pub use eidos_k8s_client::source;
 
 use eidos_plugin_api::{
     CollectContext, CollectError, Collection, Collector, Measurement, MeasurementType, OptionDecl,
@@ -33,10 +35,6 @@ use std::time::Duration;
 pub const CANCEL_POLL: Duration = Duration::from_millis(50);
 /// Consecutive failed requests that open the circuit breaker.
 pub const BREAKER_THRESHOLD: u32 = 5;
-/// The longest one HTTP attempt may wait for a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest one HTTP attempt may wait for data.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Collects the Kubernetes measurement.
 pub struct K8sCollector;
@@ -105,9 +103,7 @@ pub fn collect_with_env(
         let mut config = source::load(&source, ctx.option("context"))
             .await
             .map_err(CollectError::failed)?;
-        config.default_retry = false;
-        config.connect_timeout = Some(CONNECT_TIMEOUT);
-        config.read_timeout = Some(READ_TIMEOUT);
+        eidos_k8s_client::configure(&mut config);
         let breaker = Arc::new(Breaker::new(BREAKER_THRESHOLD));
         let client = build_client(config, Backoff::default(), Arc::clone(&breaker))?;
         gather(&client, node.as_deref()).await

@@ -18,7 +18,19 @@ pub enum Fault {
         /// `Retry-After`, in seconds.
         retry_after: Option<u64>,
     },
-    /// Answer the next `times` pod-list requests that carry a continue token with `410 Gone`
+    /// Answer the next `times` requests with this `method` whose path starts with `path` with
+    /// `status` (e.g. `409` on the next `PUT` of a ConfigMap).
+    Method {
+        /// The HTTP method (`GET`, `POST`, `PUT` …).
+        method: String,
+        /// Path prefix the fault applies to.
+        path: String,
+        /// The HTTP status to answer with.
+        status: u16,
+        /// How many requests it applies to (`u32::MAX`: always).
+        times: u32,
+    },
+    /// Answer the next `times` list requests (pods, ConfigMaps) that carry a continue token with `410 Gone`
     /// (reason `Expired`), as a real server does once the token's resourceVersion is compacted.
     /// `replace_pods` first swaps in a new pod set, as if pods had churned in the meantime.
     ExpireContinue {
@@ -47,6 +59,16 @@ impl Fault {
             status,
             times,
             retry_after: None,
+        }
+    }
+
+    /// `status` on the next `times` `method` requests under `path`.
+    pub fn on(method: &str, path: &str, status: u16, times: u32) -> Self {
+        Fault::Method {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            times,
         }
     }
 

@@ -14,6 +14,8 @@
 //! - `GET /apis/nvidia.com/v1/clusterpolicies`; when the CRD is not installed the path answers
 //!   like the real server does for an unknown group: `404` with the plain-text body
 //!   `404 page not found`;
+//! - ConfigMaps under `/api/v1/namespaces/NS/configmaps`: get, list (label selector, `limit`,
+//!   `continue`), create, update with `resourceVersion` and `409 Conflict` (see `configmaps.rs`);
 //! - error bodies are `Status` objects (`kind: Status`, `reason`, `code`), `429` carries
 //!   `Retry-After`.
 //!
@@ -23,6 +25,7 @@
 //! `503`s, `403`/`404` answers, and a server that always fails.
 
 mod cluster;
+mod configmaps;
 mod faults;
 mod server;
 
@@ -30,5 +33,6 @@ pub use cluster::{
     cluster_policy_like_a_real_one, node_like_a_gpu_node, pod, reference_like_cluster,
     synthetic_pods, version_info, FakeCluster,
 };
+pub use configmaps::MAX_CONFIGMAP_BYTES;
 pub use faults::{Fault, RequestRecord};
 pub use server::FakeApiServer;

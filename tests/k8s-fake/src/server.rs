@@ -1,13 +1,14 @@
 //! The HTTP side of the fake API server.
 
 use crate::cluster::FakeCluster;
+use crate::configmaps;
 use crate::faults::{Fault, RequestRecord};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,7 +41,11 @@ struct Served {
     resource_version: u64,
     nodes: BTreeMap<String, String>,
     cluster_policies: Option<Vec<String>>,
+    config_maps: configmaps::Store,
 }
+
+/// The largest request body the fake reads (the real server's limit is 3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -84,6 +89,7 @@ impl FakeApiServer {
             cluster_policies: cluster
                 .cluster_policies
                 .map(|ps| ps.iter().map(|p| p.to_string()).collect()),
+            config_maps: configmaps::Store::default(),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(served),
@@ -143,6 +149,33 @@ impl FakeApiServer {
         self.requests()
             .into_iter()
             .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// Stores a ConfigMap (in its `metadata.namespace`) as if it had been created.
+    pub fn insert_config_map(&self, config_map: ConfigMap) {
+        lock(&self.shared.state).config_maps.insert(config_map);
+    }
+
+    /// The ConfigMap `namespace/name`, as the server would serve it.
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<ConfigMap> {
+        let state = lock(&self.shared.state);
+        let (code, body) = state.config_maps.get(namespace, name);
+        (code == 200)
+            .then(|| serde_json::from_str(&body).ok())
+            .flatten()
+    }
+
+    /// Every ConfigMap in `namespace`, in name order.
+    pub fn config_maps(&self, namespace: &str) -> Vec<ConfigMap> {
+        let state = lock(&self.shared.state);
+        let prefix = format!("{namespace}/");
+        state
+            .config_maps
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(_, s)| serde_json::from_str(&s.json).ok())
             .collect()
     }
 
@@ -221,7 +254,9 @@ fn reason_for(code: u16) -> (&'static str, &'static str) {
             "NotFound",
             "the server could not find the requested resource",
         ),
+        409 => ("Conflict", "the object has been modified"),
         410 => ("Expired", "the resource version is too old"),
+        422 => ("Invalid", "the object is invalid"),
         429 => (
             "TooManyRequests",
             "the server has received too many requests and has asked us to try again later",
@@ -265,10 +300,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         == Some(&format!("Bearer {TOKEN}"));
-    let response = if !authorized {
-        status(401, "Unauthorized", "Unauthorized")
-    } else {
-        answer(&shared, &method, &path, query.as_deref())
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY).await;
+    let response = match body {
+        _ if !authorized => status(401, "Unauthorized", "Unauthorized"),
+        Err(_) => status(
+            413,
+            "RequestEntityTooLarge",
+            "the request body is larger than the server accepts",
+        ),
+        Ok(body) => answer(&shared, &method, &path, query.as_deref(), &body),
     };
     lock(&shared.log).push(RequestRecord {
         method,
@@ -281,26 +321,31 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 }
 
 /// Takes the first matching status fault, if any.
-fn injected(shared: &Shared, path: &str) -> Option<Response> {
+fn injected(shared: &Shared, method: &str, path: &str) -> Option<Response> {
     let mut faults = lock(&shared.faults);
     let index = faults.iter().position(|f| match f {
         Fault::Status { path: p, times, .. } => *times > 0 && path.starts_with(p.as_str()),
+        Fault::Method {
+            method: m,
+            path: p,
+            times,
+            ..
+        } => *times > 0 && m == method && path.starts_with(p.as_str()),
         Fault::ExpireContinue { .. } => false,
     })?;
-    let Fault::Status {
-        status: code,
-        times,
-        retry_after,
-        ..
-    } = &mut faults[index]
-    else {
-        return None;
+    let (code, times, retry_after) = match &mut faults[index] {
+        Fault::Status {
+            status,
+            times,
+            retry_after,
+            ..
+        } => (*status, times, *retry_after),
+        Fault::Method { status, times, .. } => (*status, times, None),
+        Fault::ExpireContinue { .. } => return None,
     };
     if *times != u32::MAX {
         *times -= 1;
     }
-    let code = *code;
-    let retry_after = *retry_after;
     if faults_exhausted(&faults[index]) {
         faults.remove(index);
     }
@@ -310,6 +355,8 @@ fn injected(shared: &Shared, path: &str) -> Option<Response> {
         forbidden_list("clusterpolicies", "nvidia.com")
     } else if code == 403 && path == "/api/v1/pods" {
         forbidden_list("pods", "")
+    } else if let Some(message) = configmap_fault_message(code, method, path) {
+        message
     } else {
         message.to_owned()
     };
@@ -325,13 +372,124 @@ fn injected(shared: &Shared, path: &str) -> Option<Response> {
 fn faults_exhausted(fault: &Fault) -> bool {
     matches!(
         fault,
-        Fault::Status { times: 0, .. } | Fault::ExpireContinue { times: 0, .. }
+        Fault::Status { times: 0, .. }
+            | Fault::Method { times: 0, .. }
+            | Fault::ExpireContinue { times: 0, .. }
     )
 }
 
-fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>) -> Response {
-    if let Some(response) = injected(shared, path) {
+/// `(namespace, Some(name))` for `/api/v1/namespaces/NS/configmaps[/NAME]`.
+fn configmap_path(path: &str) -> Option<(&str, Option<&str>)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (namespace, rest) = rest.split_once('/')?;
+    match rest.strip_prefix("configmaps")? {
+        "" => Some((namespace, None)),
+        name => {
+            let name = name.strip_prefix('/')?;
+            (!name.is_empty() && !name.contains('/')).then_some((namespace, Some(name)))
+        }
+    }
+}
+
+/// The messages a real server gives for injected failures of ConfigMap calls.
+fn configmap_fault_message(code: u16, method: &str, path: &str) -> Option<String> {
+    let (namespace, name) = configmap_path(path)?;
+    let verb = match (method, name) {
+        ("GET", Some(_)) => "get",
+        ("GET", None) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("DELETE", _) => "delete",
+        _ => "patch",
+    };
+    let subject = match name {
+        Some(name) => format!("configmaps \"{name}\""),
+        None => "configmaps".to_owned(),
+    };
+    Some(match code {
+        403 => format!(
+            "{subject} is forbidden: User \"system:serviceaccount:eidos:eidos\" cannot {verb} \
+             resource \"configmaps\" in API group \"\" in the namespace \"{namespace}\""
+        ),
+        409 => format!(
+            "Operation cannot be fulfilled on {subject}: the object has been modified; please \
+             apply your changes to the latest version and try again"
+        ),
+        422 => format!(
+            "ConfigMap {:?} is invalid: injected failure",
+            name.unwrap_or_default()
+        ),
+        _ => return None,
+    })
+}
+
+fn answer_configmaps(
+    shared: &Shared,
+    method: &str,
+    namespace: &str,
+    name: Option<&str>,
+    params: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Response {
+    let (code, text) = {
+        if method == "GET"
+            && name.is_none()
+            && params.contains_key("continue")
+            && expire_continue(shared)
+        {
+            return status(410, "Expired", EXPIRED_MESSAGE);
+        }
+        let mut state = lock(&shared.state);
+        let store = &mut state.config_maps;
+        match (method, name) {
+            ("GET", Some(name)) => store.get(namespace, name),
+            ("PUT", Some(name)) => store.update(namespace, name, body),
+            ("POST", None) => store.create(namespace, body),
+            ("GET", None) => {
+                let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+                    None | Some(Ok(0)) => None,
+                    Some(Ok(n)) => Some(n),
+                    Some(Err(_)) => {
+                        return status(400, "BadRequest", "limit must be a non-negative integer")
+                    }
+                };
+                store.list(
+                    namespace,
+                    params.get("labelSelector").map(String::as_str),
+                    limit,
+                    params
+                        .get("continue")
+                        .map(String::as_str)
+                        .filter(|t| !t.is_empty()),
+                )
+            }
+            _ => (
+                405,
+                configmaps::status_body(
+                    405,
+                    "MethodNotAllowed",
+                    "the fake serves get, list, create and update of configmaps",
+                    serde_json::Value::Null,
+                ),
+            ),
+        }
+    };
+    json_response(
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
+}
+
+fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>, body: &[u8]) -> Response {
+    if let Some(response) = injected(shared, method, path) {
         return response;
+    }
+    if let Some((namespace, name)) = configmap_path(path) {
+        let params: BTreeMap<String, String> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        return answer_configmaps(shared, method, namespace, name, &params, body);
     }
     if method != "GET" {
         return status(405, "MethodNotAllowed", "the fake serves GET only");
@@ -445,7 +603,7 @@ fn list_cluster_policies(shared: &Shared) -> Response {
 }
 
 /// An opaque continue token: hex of `resourceVersion` and the last key served.
-fn encode_continue(resource_version: u64, last_key: &str) -> String {
+pub(crate) fn encode_continue(resource_version: u64, last_key: &str) -> String {
     format!("{resource_version}\n{last_key}")
         .bytes()
         .fold(String::new(), |mut s, b| {
@@ -454,7 +612,7 @@ fn encode_continue(resource_version: u64, last_key: &str) -> String {
         })
 }
 
-fn decode_continue(token: &str) -> Option<(u64, String)> {
+pub(crate) fn decode_continue(token: &str) -> Option<(u64, String)> {
     if !token.len().is_multiple_of(2) {
         return None;
     }
@@ -467,7 +625,8 @@ fn decode_continue(token: &str) -> Option<(u64, String)> {
     Some((rv.parse().ok()?, key.to_owned()))
 }
 
-const EXPIRED_MESSAGE: &str = "The provided continue parameter is too old to display a consistent \
+pub(crate) const EXPIRED_MESSAGE: &str =
+    "The provided continue parameter is too old to display a consistent \
     list result. You can start a new list without the continue parameter, or use the continue \
     token in this response to retrieve the remainder of the results. Continuing with the provided \
     token results in an inconsistent list - objects that were created, modified, or deleted \
@@ -491,6 +650,7 @@ fn expire_continue(shared: &Shared) -> bool {
         let mut state = lock(&shared.state);
         // Compaction: every token issued so far is now too old.
         state.resource_version += 1;
+        state.config_maps.epoch += 1;
         if let Some(pods) = replace_pods.take() {
             state.pods = serialize_pods(&pods);
         }

@@ -1,8 +1,9 @@
 //! Where the client configuration comes from.
 //!
-//! In order: the `kubeconfig` option; `KUBECONFIG`; `~/.kube/config`; the in-cluster service
-//! account (`KUBERNETES_SERVICE_HOST`). When none of them exists the collector does not apply.
-//! A source that exists but cannot be used (unreadable file, unknown context) is an error, not
+//! In order: an explicit kubeconfig (the collector's `kubeconfig` option, the CLI's
+//! `--kubeconfig`); `KUBECONFIG`; `~/.kube/config`; the in-cluster service account
+//! (`KUBERNETES_SERVICE_HOST`). When none of them exists there is no cluster to talk to (the
+//! collector is then not applicable). A source that exists but cannot be used (unreadable file, unknown context) is an error, not
 //! "not applicable": the operator asked for a cluster and should hear why it was not reached.
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Where the configuration was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A kubeconfig file named by the `kubeconfig` option.
+    /// A kubeconfig file named explicitly.
     File(PathBuf),
     /// The existing files `KUBECONFIG` lists (merged, first wins, as kubectl does), or
     /// `~/.kube/config`.

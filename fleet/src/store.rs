@@ -1,0 +1,372 @@
+//! Snapshots kept in ConfigMaps: write one, read one, list a namespace's.
+//!
+//! The layout, which every reader relies on:
+//! - the snapshot (YAML or JSON text, as written) is under the key [`SNAPSHOT_KEY`] — in `data`
+//!   as text when it fits in a ConfigMap, else gzip-compressed in `binaryData`;
+//! - labels [`LABEL_KIND`]`=`[`KIND_SNAPSHOT`] (what it is, [`SNAPSHOT_SELECTOR`] finds them all),
+//!   `app.kubernetes.io/managed-by=eidos`, and [`LABEL_NODE`] with the node's name (when it is a
+//!   valid label value; the annotation [`ANNOTATION_NODE`] always has it in full).
+//!
+//! A write creates the ConfigMap, or replaces it with the `resourceVersion` it read, so that a
+//! concurrent change is never lost silently: a `409` re-reads and tries again, at most
+//! [`CONFLICT_ATTEMPTS`] times. A ConfigMap without eidos's kind label is never overwritten.
+//! A snapshot too large for a ConfigMap even compressed is an error; nothing is truncated.
+
+use crate::address::{is_label_value, CmAddress};
+use crate::error::{classify, StoreError};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+use kube::api::{ListParams, PostParams};
+use kube::Api;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+/// The key the snapshot is stored under, in `data` (text) or `binaryData` (gzip).
+pub const SNAPSHOT_KEY: &str = "snapshot";
+/// The label that says what a ConfigMap holds.
+pub const LABEL_KIND: &str = "eidos.dgxc.io/kind";
+/// [`LABEL_KIND`]'s value on a snapshot.
+pub const KIND_SNAPSHOT: &str = "snapshot";
+/// The label with the node's name.
+pub const LABEL_NODE: &str = "eidos.dgxc.io/node";
+/// The annotation with the node's name (labels hold at most 63 characters; names up to 253).
+pub const ANNOTATION_NODE: &str = "eidos.dgxc.io/node";
+/// The standard label naming the tool that manages an object.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The label selector that finds every eidos snapshot.
+pub const SNAPSHOT_SELECTOR: &str = "eidos.dgxc.io/kind=snapshot";
+/// What a ConfigMap holds: the API server refuses one whose keys and values add up to more than
+/// 1 MiB.
+pub const CONFIGMAP_MAX_BYTES: usize = 1024 * 1024;
+/// How many times a write is tried when it keeps hitting `409 Conflict`.
+pub const CONFLICT_ATTEMPTS: u32 = 5;
+/// ConfigMaps asked for per list request.
+pub const PAGE_SIZE: u32 = 500;
+/// The most text a compressed snapshot may expand to (64 MiB, the CLI's snapshot limit): a gzip
+/// bomb stops there.
+pub const EXPANDED_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How the snapshot was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoded {
+    /// As text in `data`.
+    Text(String),
+    /// Gzip-compressed in `binaryData`.
+    Gzip(Vec<u8>),
+}
+
+/// Chooses the encoding of `text`: as is when it fits in `limit` bytes (key included), else gzip
+/// when that fits, else [`StoreError::TooLarge`].
+pub fn encode(text: &str, limit: usize, target: &str) -> Result<Encoded, StoreError> {
+    if SNAPSHOT_KEY.len() + text.len() <= limit {
+        return Ok(Encoded::Text(text.to_owned()));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = encoder
+        .write_all(text.as_bytes())
+        .and_then(|()| encoder.finish())
+        .map_err(|e| StoreError::BadContent {
+            target: target.to_owned(),
+            reason: format!("compressing the snapshot: {e}"),
+        })?;
+    if SNAPSHOT_KEY.len() + compressed.len() <= limit {
+        return Ok(Encoded::Gzip(compressed));
+    }
+    Err(StoreError::TooLarge {
+        target: target.to_owned(),
+        size: text.len(),
+        compressed: compressed.len(),
+        limit,
+    })
+}
+
+/// The snapshot text a ConfigMap holds under [`SNAPSHOT_KEY`] (gzip expanded, at most
+/// [`EXPANDED_MAX_BYTES`]).
+pub fn snapshot_text(config_map: &ConfigMap, target: &str) -> Result<String, StoreError> {
+    let bad = |reason: String| StoreError::BadContent {
+        target: target.to_owned(),
+        reason,
+    };
+    if let Some(text) = config_map.data.as_ref().and_then(|d| d.get(SNAPSHOT_KEY)) {
+        return Ok(text.clone());
+    }
+    let Some(ByteString(bytes)) = config_map
+        .binary_data
+        .as_ref()
+        .and_then(|d| d.get(SNAPSHOT_KEY))
+    else {
+        return Err(bad(format!(
+            "the ConfigMap holds no snapshot (no key {SNAPSHOT_KEY:?} in data or binaryData)"
+        )));
+    };
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(EXPANDED_MAX_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| bad(format!("binaryData.{SNAPSHOT_KEY} is not valid gzip: {e}")))?;
+    if text.len() as u64 > EXPANDED_MAX_BYTES {
+        return Err(bad(format!(
+            "binaryData.{SNAPSHOT_KEY} expands to more than {EXPANDED_MAX_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(text)
+        .map_err(|e| bad(format!("binaryData.{SNAPSHOT_KEY} is not UTF-8 text: {e}")))
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The ConfigMap was created (else replaced).
+    pub created: bool,
+    /// The snapshot went into `binaryData`, gzip-compressed.
+    pub compressed: bool,
+    /// Attempts made (more than one after conflicts).
+    pub attempts: u32,
+}
+
+/// The ConfigMap holding `encoded` for `node`, on top of `existing`'s metadata when replacing.
+fn build(
+    address: &CmAddress,
+    encoded: &Encoded,
+    node: Option<&str>,
+    existing: Option<ObjectMeta>,
+) -> ConfigMap {
+    let mut metadata = existing.unwrap_or_default();
+    metadata.name = Some(address.name.clone());
+    metadata.namespace = Some(address.namespace.clone());
+    metadata.managed_fields = None;
+    let labels = metadata.labels.get_or_insert_with(BTreeMap::new);
+    labels.insert(LABEL_KIND.into(), KIND_SNAPSHOT.into());
+    labels.insert(LABEL_MANAGED_BY.into(), "eidos".into());
+    let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
+    match node {
+        Some(node) => {
+            annotations.insert(ANNOTATION_NODE.into(), node.to_owned());
+            if is_label_value(node) {
+                labels.insert(LABEL_NODE.into(), node.to_owned());
+            } else {
+                labels.remove(LABEL_NODE);
+            }
+        }
+        None => {
+            annotations.remove(ANNOTATION_NODE);
+            labels.remove(LABEL_NODE);
+        }
+    }
+    let (data, binary_data) = match encoded {
+        Encoded::Text(text) => (
+            Some(BTreeMap::from([(SNAPSHOT_KEY.to_owned(), text.clone())])),
+            None,
+        ),
+        Encoded::Gzip(bytes) => (
+            None,
+            Some(BTreeMap::from([(
+                SNAPSHOT_KEY.to_owned(),
+                ByteString(bytes.clone()),
+            )])),
+        ),
+    };
+    ConfigMap {
+        metadata,
+        data,
+        binary_data,
+        immutable: None,
+    }
+}
+
+/// Writes `text` (a rendered snapshot) to `address`, labelled with `node`.
+pub async fn write_snapshot(
+    client: &kube::Client,
+    address: &CmAddress,
+    text: &str,
+    node: Option<&str>,
+) -> Result<Written, StoreError> {
+    let target = address.to_string();
+    let encoded = encode(text, CONFIGMAP_MAX_BYTES, &target)?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &address.namespace);
+    let ns = address.namespace.as_str();
+    let compressed = matches!(encoded, Encoded::Gzip(_));
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        let existing = api
+            .get_opt(&address.name)
+            .await
+            .map_err(|e| classify(e, &target, ns, "get"))?;
+        let result = match existing {
+            None => {
+                let object = build(address, &encoded, node, None);
+                api.create(&PostParams::default(), &object)
+                    .await
+                    .map(|_| true)
+                    .map_err(|e| (e, "create"))
+            }
+            Some(existing) => {
+                let is_ours = existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_KIND))
+                    .is_some_and(|k| k == KIND_SNAPSHOT);
+                if !is_ours {
+                    return Err(StoreError::NotASnapshot {
+                        target,
+                        label: format!("{LABEL_KIND}={KIND_SNAPSHOT}"),
+                    });
+                }
+                // The resourceVersion read stays in the metadata: the server refuses the
+                // replacement with 409 if the object changed since.
+                let object = build(address, &encoded, node, Some(existing.metadata));
+                api.replace(&address.name, &PostParams::default(), &object)
+                    .await
+                    .map(|_| false)
+                    .map_err(|e| (e, "update"))
+            }
+        };
+        match result {
+            Ok(created) => {
+                return Ok(Written {
+                    created,
+                    compressed,
+                    attempts: attempt,
+                })
+            }
+            Err((kube::Error::Api(status), verb)) if status.code == 409 => {
+                tracing::debug!(%target, attempt, verb, "conflict: {}; reading again", status.message);
+            }
+            Err((e, verb)) => return Err(classify(e, &target, ns, verb)),
+        }
+    }
+    Err(StoreError::Conflict {
+        target,
+        attempts: CONFLICT_ATTEMPTS,
+    })
+}
+
+/// Reads the snapshot text at `address`.
+pub async fn read_snapshot(
+    client: &kube::Client,
+    address: &CmAddress,
+) -> Result<String, StoreError> {
+    let target = address.to_string();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &address.namespace);
+    let config_map = api
+        .get(&address.name)
+        .await
+        .map_err(|e| classify(e, &target, &address.namespace, "get"))?;
+    snapshot_text(&config_map, &target)
+}
+
+/// Calls `each(name, text)` for every ConfigMap in `namespace` that `selector` matches, a page
+/// of `page_size` at a time (following continue tokens), so that memory holds one page, not the
+/// namespace. A ConfigMap whose content cannot be read is passed as `Err`, not fatal.
+pub async fn for_each_snapshot(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    page_size: u32,
+    mut each: impl FnMut(String, Result<String, StoreError>),
+) -> Result<usize, StoreError> {
+    let target = format!("cm://{namespace}?selector={selector}");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let mut params = ListParams::default()
+        .labels(selector)
+        .limit(page_size.max(1));
+    let mut seen = 0usize;
+    loop {
+        let page = api
+            .list(&params)
+            .await
+            .map_err(|e| classify(e, &target, namespace, "list"))?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        for config_map in page.items {
+            let name = config_map.metadata.name.clone().unwrap_or_default();
+            let text = snapshot_text(&config_map, &format!("cm://{namespace}/{name}"));
+            seen += 1;
+            each(name, text);
+        }
+        match next {
+            Some(token) => params.continue_token = Some(token),
+            None => return Ok(seen),
+        }
+    }
+}
+
+/// Every snapshot in `namespace` that `selector` matches, as `(name, text)` pairs in name order
+/// (see [`for_each_snapshot`] to hold one page at a time instead).
+pub async fn list_snapshots(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<Vec<(String, Result<String, StoreError>)>, StoreError> {
+    let mut out = Vec::new();
+    for_each_snapshot(client, namespace, selector, PAGE_SIZE, |name, text| {
+        out.push((name, text));
+    })
+    .await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_snapshots_are_text_large_ones_gzip_and_too_large_ones_an_error() {
+        assert_eq!(
+            encode("kind: Snapshot\n", 100, "cm://a/b").unwrap(),
+            Encoded::Text("kind: Snapshot\n".into())
+        );
+        // Repetitive text compresses far below the limit.
+        let text = "key: value\n".repeat(100);
+        let Encoded::Gzip(bytes) = encode(&text, 200, "cm://a/b").unwrap() else {
+            panic!("expected gzip");
+        };
+        let cm = ConfigMap {
+            binary_data: Some(BTreeMap::from([(
+                SNAPSHOT_KEY.to_owned(),
+                ByteString(bytes),
+            )])),
+            ..ConfigMap::default()
+        };
+        assert_eq!(snapshot_text(&cm, "cm://a/b").unwrap(), text);
+        // Text that does not compress (every line different) cannot fit.
+        let text: String = (0..2000).map(|i| format!("k{i}: {}\n", i * 7919)).collect();
+        let err = encode(&text, 1000, "cm://a/b").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("--collectors"), "{message}");
+        assert!(message.contains("--format json"), "{message}");
+        assert!(message.contains("nothing was written"), "{message}");
+    }
+
+    #[test]
+    fn a_configmap_without_the_key_or_with_broken_gzip_is_explained() {
+        let empty = ConfigMap::default();
+        let err = snapshot_text(&empty, "cm://a/b").unwrap_err().to_string();
+        assert!(err.contains("no key \"snapshot\""), "{err}");
+        let broken = ConfigMap {
+            binary_data: Some(BTreeMap::from([(
+                SNAPSHOT_KEY.to_owned(),
+                ByteString(b"not gzip".to_vec()),
+            )])),
+            ..ConfigMap::default()
+        };
+        let err = snapshot_text(&broken, "cm://a/b").unwrap_err().to_string();
+        assert!(err.contains("not valid gzip"), "{err}");
+    }
+
+    #[test]
+    fn labels_name_the_kind_and_the_node() {
+        let address = CmAddress {
+            namespace: "eidos".into(),
+            name: "n".into(),
+        };
+        let cm = build(&address, &Encoded::Text("x".into()), Some("node-1"), None);
+        let labels = cm.metadata.labels.unwrap();
+        assert_eq!(labels[LABEL_KIND], KIND_SNAPSHOT);
+        assert_eq!(labels[LABEL_NODE], "node-1");
+        let long = "n".repeat(100);
+        let cm = build(&address, &Encoded::Text("x".into()), Some(&long), None);
+        assert!(!cm.metadata.labels.unwrap().contains_key(LABEL_NODE));
+        assert_eq!(cm.metadata.annotations.unwrap()[ANNOTATION_NODE], long);
+    }
+}
