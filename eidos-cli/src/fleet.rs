@@ -48,7 +48,7 @@ pub fn access(ctx: &crate::commands::Context, set: &[String]) -> Access {
                     .collector_options
                     .get("k8s")
                     .and_then(|table| table.get(key))
-                    .map(|v| v.value.clone())
+                    .map(|v| v.value.as_setting())
             })
             .filter(|v| !v.trim().is_empty())
     };
