@@ -2,3 +2,16 @@
 //!
 //! Commands stay thin: the CLI (`eidos diff`, `eidos fleet report`, `eidos redact`) and the server
 //! parse their inputs, call into this crate, and render what it returns.
+//!
+//! - [`compare`]: what a comparison looks at (collector presence, readings by type, subtype and
+//!   key) and how values compare.
+//! - [`ignore`]: the readings a comparison leaves out (collectors' volatile keys, `--ignore`).
+//! - [`diff`]: two snapshots: added, removed and changed readings; the RFC 6902 patch.
+//! - [`fleet`]: many snapshots: configurations, majority and minority values, outliers.
+//! - [`verdict`]: each fleet node's validation verdict against its own recipe.
+
+pub mod compare;
+pub mod diff;
+pub mod fleet;
+pub mod ignore;
+pub mod verdict;

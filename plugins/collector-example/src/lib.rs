@@ -22,6 +22,9 @@ impl Collector for ExampleCollector {
     const DESCRIPTION: &'static str = "load average and uptime (the plugin guide's example)";
     const OPTIONS: &'static [(&'static str, &'static str)] =
         &[("uptime", "also read /proc/uptime: true (default) or false")];
+    // Every reading here moves from one run to the next on an untouched node: drift comparison
+    // (`eidos diff`, `eidos fleet report`) leaves them out unless asked.
+    const VOLATILE_KEYS: &'static [&'static str] = &["example/loadavg/*", "example/uptime/*"];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         // Check options before doing any work: a bad value is the operator's mistake.

@@ -25,6 +25,29 @@ pub use cmdline::parse_cmdline;
 pub use modules::parse_modules;
 pub use release::parse_os_release;
 
+/// Entries under `/proc/sys` that are counters or per-read values, not settings: they change from
+/// one run to the next on a node whose configuration did not (two snapshots a second apart differ
+/// in them). Drift comparison (`eidos diff`, `eidos fleet report`) leaves them out unless asked.
+pub const VOLATILE_SYSCTLS: &[&str] = &[
+    // Allocated handles, inodes, dentries and AIO requests.
+    "os/sysctl//proc/sys/fs/file-nr",
+    "os/sysctl//proc/sys/fs/inode-nr",
+    "os/sysctl//proc/sys/fs/inode-state",
+    "os/sysctl//proc/sys/fs/dentry-state",
+    "os/sysctl//proc/sys/fs/aio-nr",
+    "os/sysctl//proc/sys/fs/dquot-nr",
+    "os/sysctl//proc/sys/fs/quota/*",
+    // The last PID handed out, open pseudo-terminals.
+    "os/sysctl//proc/sys/kernel/ns_last_pid",
+    "os/sysctl//proc/sys/kernel/pty/nr",
+    // A new UUID on every read, the boot's ID, the entropy pool's fill.
+    "os/sysctl//proc/sys/kernel/random/uuid",
+    "os/sysctl//proc/sys/kernel/random/boot_id",
+    "os/sysctl//proc/sys/kernel/random/entropy_avail",
+    // Connections tracked now.
+    "os/sysctl//proc/sys/net/netfilter/nf_conntrack_count",
+];
+
 /// Collects the operating-system measurement.
 pub struct OsCollector;
 
@@ -38,6 +61,7 @@ impl Collector for OsCollector {
             "true to also read per-interface net conf/neigh sysctls (default false: only all and default)",
         ),
     ];
+    const VOLATILE_KEYS: &'static [&'static str] = VOLATILE_SYSCTLS;
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         let root: PathBuf = match ctx.option("root") {

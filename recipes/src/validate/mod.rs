@@ -1,6 +1,7 @@
 //! Validation: checking a snapshot against a recipe's values, each of them a constraint.
 //!
-//! - [`KeyPath`]: `TYPE/SUBTYPE/KEY`, the one syntax for naming a reading on a command line.
+//! - [`KeyPath`]: `TYPE/SUBTYPE/KEY`, the one syntax for naming a reading on a command line;
+//!   [`KeyPattern`]: the same with `*` wildcards, for naming many.
 //! - [`Expectation`] and [`Constraint`]: what a value requires (plain values and operators).
 //! - [`constraints_from_recipe`]: the constraints of a rendered recipe, with their severity,
 //!   context and provenance.
@@ -17,7 +18,7 @@ pub use constraint::{
     equals, Constraint, ConstraintError, Expectation, Range, Verdict, AD_HOC_SOURCE, OPERATOR_FORMS,
 };
 pub use evaluate::{check, validate};
-pub use keypath::{KeyPath, KeyPathError};
+pub use keypath::{KeyPath, KeyPathError, KeyPattern};
 pub use report::{CheckResult, FailOn, Overall, Report, Status, Summary, REPORT_KIND};
 pub use sample::{satisfying, snapshot_satisfying};
 
