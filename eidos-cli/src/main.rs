@@ -50,5 +50,9 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Completion(args) => commands::completion::run(args),
         Command::Serve(_) => commands::serve::run(&ctx),
         Command::Validate(args) => commands::validate::run(&ctx, args),
+        Command::Diff(args) => commands::diff::run(&ctx, args),
+        Command::Fleet(commands::fleet::FleetCommand::Report(args)) => {
+            commands::fleet::report(&ctx, args)
+        }
     }
 }

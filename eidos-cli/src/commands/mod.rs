@@ -2,6 +2,8 @@
 
 pub mod completion;
 pub mod config;
+pub mod diff;
+pub mod fleet;
 pub mod plugins;
 pub mod recipe;
 pub mod serve;
