@@ -29,6 +29,8 @@ pip_packages=(
   "schemathesis==4.32.5|command -v schemathesis"
   # Reads `eidos validate --format junit` back as a real JUnit consumer.
   "junitparser==5.0.3|python3 -c 'import junitparser'"
+  # Applies `eidos diff --format json-patch` output as an independent RFC 6902 implementation.
+  "jsonpatch==1.33|python3 -c 'import jsonpatch'"
 )
 
 # Prints the package of each entry whose test fails.

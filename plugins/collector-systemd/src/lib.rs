@@ -54,6 +54,8 @@ pub const VOLATILE_PROPERTIES: &[&str] = &[
     "systemd/*/ExecReload*",
     "systemd/*/ExecCondition*",
     "systemd/*/InvocationID",
+    // The unit's cgroup is made anew on each start, with a new ID.
+    "systemd/*/ControlGroupId",
     "systemd/*/NRestarts",
     // What the unit uses now: memory, CPU time, tasks, I/O and network counters.
     "systemd/*/MemoryCurrent",
