@@ -127,7 +127,8 @@ pub fn read_regular_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8
         path: path.to_owned(),
         error,
     };
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+    let flags =
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
     let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| {
         if e == rustix::io::Errno::LOOP {
             not_regular("a symbolic link (not followed)")
@@ -216,9 +217,7 @@ pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
 
 /// Reads the snapshot in `path` (as [`read_snapshot`]) and also the document as written: every
 /// field, in its order, as JSON (`eidos diff --format json-patch` patches the document itself).
-pub fn read_snapshot_document(
-    path: &Path,
-) -> Result<(Snapshot, serde_json::Value), SnapshotError> {
+pub fn read_snapshot_document(path: &Path) -> Result<(Snapshot, serde_json::Value), SnapshotError> {
     let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
     parse_snapshot_document(&bytes).map_err(|reason| SnapshotError::Invalid {
         path: path.to_owned(),
@@ -371,10 +370,17 @@ mod tests {
         let link = dir.path().join("link.yaml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let err = read_snapshot_file(&link).unwrap_err().to_string();
-        assert!(err.contains("link.yaml is not a regular file: it is a symbolic link"), "{err}");
+        assert!(
+            err.contains("link.yaml is not a regular file: it is a symbolic link"),
+            "{err}"
+        );
         let fifo = dir.path().join("fifo.yaml");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR)
-            .unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
         // No writer: a blocking open would hang here.
         let err = read_snapshot_file(&fifo).unwrap_err().to_string();
         assert!(err.contains("it is a FIFO"), "{err}");

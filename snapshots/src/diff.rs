@@ -139,11 +139,7 @@ pub struct DiffReport {
 }
 
 /// Compares OLD with NEW under `rules`.
-pub fn diff(
-    old: (&Snapshot, Side),
-    new: (&Snapshot, Side),
-    rules: &IgnoreRules,
-) -> DiffReport {
+pub fn diff(old: (&Snapshot, Side), new: (&Snapshot, Side), rules: &IgnoreRules) -> DiffReport {
     let mut matcher = rules.matcher();
     let old_view = View::new(old.0, &mut matcher);
     let new_view = View::new(new.0, &mut matcher);
@@ -341,7 +337,11 @@ mod tests {
             .collect();
         assert_eq!(
             groups,
-            [("gpu", "smi"), ("os", "sysctl"), ("systemd", "kubelet.service")]
+            [
+                ("gpu", "smi"),
+                ("os", "sysctl"),
+                ("systemd", "kubelet.service")
+            ]
         );
         let os = &report.changes[1];
         assert_eq!(
@@ -370,7 +370,11 @@ mod tests {
             &["systemd/*/MainPID".into(), "systemd/*/*Timestamp".into()],
         );
         let report = run(&old, &new, &rules);
-        assert_eq!(report.summary.changed + report.summary.added, 1, "{report:?}");
+        assert_eq!(
+            report.summary.changed + report.summary.added,
+            1,
+            "{report:?}"
+        );
         assert_eq!(report.changes[0].subtype, "grub");
         assert!(report.summary.ignored > 0);
         rules.add(KeyPattern::parse("os/grub/*").unwrap(), Origin::Flag);
@@ -381,7 +385,8 @@ mod tests {
     fn a_collector_that_did_not_run_on_one_side_is_one_change_not_a_list_of_removals() {
         let old = reference();
         let mut new = old.clone();
-        new.measurements.retain(|m| !m.kind.eq_ignore_ascii_case("gpu"));
+        new.measurements
+            .retain(|m| !m.kind.eq_ignore_ascii_case("gpu"));
         new.metadata.collectors.insert(
             "gpu".into(),
             CollectorReport {
@@ -396,7 +401,10 @@ mod tests {
         assert!(report.changes.is_empty(), "{report:?}");
         assert_eq!(report.collectors.len(), 1);
         let c = &report.collectors[0];
-        assert_eq!((c.collector.as_str(), c.old, c.new), ("gpu", Presence::Ran, Presence::Failed));
+        assert_eq!(
+            (c.collector.as_str(), c.old, c.new),
+            ("gpu", Presence::Ran, Presence::Failed)
+        );
         assert_eq!(c.new_reason.as_deref(), Some("NVML: driver not loaded"));
         assert_eq!(c.readings, 11);
         // Not applicable on both sides for different reasons' texts: no drift; for different
@@ -418,10 +426,15 @@ mod tests {
         new["measurements"][3]["subtypes"]
             .as_array_mut()
             .unwrap()
-            .insert(0, serde_json::json!({"subtype": "gpu-0", "data": {"uuid": "GPU-1"}}));
+            .insert(
+                0,
+                serde_json::json!({"subtype": "gpu-0", "data": {"uuid": "GPU-1"}}),
+            );
         let patch = json_patch(&old, &new);
         let ops = patch.as_array().unwrap();
-        assert!(ops.iter().any(|op| op["path"] == "/metadata/measurement-timestamp"));
+        assert!(ops
+            .iter()
+            .any(|op| op["path"] == "/metadata/measurement-timestamp"));
         let mut applied = old.clone();
         let patch: json_patch::Patch = serde_json::from_value(patch).unwrap();
         json_patch::patch(&mut applied, &patch).unwrap();

@@ -77,7 +77,11 @@ fn put_value(out: &mut Vec<u8>, value: &Reading) {
         Reading::Float(x) => {
             out.push(3);
             // Every NaN is the same value (see `same_value`).
-            let bits = if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() };
+            let bits = if x.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                x.to_bits()
+            };
             out.extend_from_slice(&bits.to_le_bytes());
         }
         Reading::Str(s) => {
@@ -378,7 +382,10 @@ impl FleetSummary {
             line.push_str(&format!(", {invalid} failing validation"));
         }
         if self.unreadable > 0 {
-            line.push_str(&format!(", {} unreadable input(s) skipped", self.unreadable));
+            line.push_str(&format!(
+                ", {} unreadable input(s) skipped",
+                self.unreadable
+            ));
         }
         line
     }
@@ -469,7 +476,11 @@ impl Analysis {
     fn names_of(&self, configs: &[u32]) -> Vec<String> {
         let mut out: Vec<&str> = configs
             .iter()
-            .flat_map(|&c| self.members[c as usize].iter().map(|&i| self.names[i].as_str()))
+            .flat_map(|&c| {
+                self.members[c as usize]
+                    .iter()
+                    .map(|&i| self.names[i].as_str())
+            })
             .collect();
         out.sort_unstable();
         out.into_iter().map(str::to_owned).collect()
@@ -486,7 +497,11 @@ impl Analysis {
             .into_iter()
             .map(|(v, configs)| (v, self.names_of(&configs)))
             .collect();
-        ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.1.first().cmp(&b.1.first())));
+        ranked.sort_by(|a, b| {
+            b.1.len()
+                .cmp(&a.1.len())
+                .then_with(|| a.1.first().cmp(&b.1.first()))
+        });
         let mut iter = ranked.into_iter();
         let (value, nodes) = iter.next()?;
         let majority = Majority {
@@ -512,7 +527,11 @@ impl Analysis {
             for &id in config.iter() {
                 match &parts[id as usize] {
                     Some(Part::Presence { kind, presence }) => {
-                        types.entry(kind).or_default().presence.insert(c as u32, *presence);
+                        types
+                            .entry(kind)
+                            .or_default()
+                            .presence
+                            .insert(c as u32, *presence);
                     }
                     Some(Part::Subtype { kind, subtype, .. }) => {
                         types
@@ -554,15 +573,25 @@ impl Analysis {
                 keys.extend(self.subtype_drift(kind, subtype, blocks, &ran, &parts));
             }
         }
-        collectors.sort_by(|a, b| b.deviating.cmp(&a.deviating).then(a.collector.cmp(&b.collector)));
-        keys.sort_by(|a, b| b.deviating.cmp(&a.deviating).then_with(|| a.path.cmp(&b.path)));
+        collectors.sort_by(|a, b| {
+            b.deviating
+                .cmp(&a.deviating)
+                .then(a.collector.cmp(&b.collector))
+        });
+        keys.sort_by(|a, b| {
+            b.deviating
+                .cmp(&a.deviating)
+                .then_with(|| a.path.cmp(&b.path))
+        });
 
         let mut order: Vec<usize> = (0..self.fleet.configs.len()).collect();
         order.sort_by(|&a, &b| {
             let (ma, mb) = (&self.members[a], &self.members[b]);
-            mb.len()
-                .cmp(&ma.len())
-                .then_with(|| ma.first().map(|&i| &self.names[i]).cmp(&mb.first().map(|&i| &self.names[i])))
+            mb.len().cmp(&ma.len()).then_with(|| {
+                ma.first()
+                    .map(|&i| &self.names[i])
+                    .cmp(&mb.first().map(|&i| &self.names[i]))
+            })
         });
         let mut number = vec![0; self.fleet.configs.len()];
         let configurations: Vec<Configuration> = order
@@ -573,7 +602,10 @@ impl Analysis {
                 Configuration {
                     id: rank + 1,
                     nodes: self.members[c].len(),
-                    members: self.members[c].iter().map(|&i| self.names[i].clone()).collect(),
+                    members: self.members[c]
+                        .iter()
+                        .map(|&i| self.names[i].clone())
+                        .collect(),
                 }
             })
             .collect();
@@ -597,7 +629,10 @@ impl Analysis {
         let mut outliers: Vec<&str> = collectors
             .iter()
             .flat_map(|c| c.minorities.iter().flat_map(|m| m.outliers.iter()))
-            .chain(keys.iter().flat_map(|k| k.minorities.iter().flat_map(|m| m.outliers.iter())))
+            .chain(
+                keys.iter()
+                    .flat_map(|k| k.minorities.iter().flat_map(|m| m.outliers.iter())),
+            )
             .map(String::as_str)
             .collect();
         outliers.sort_unstable();
@@ -777,7 +812,11 @@ pub fn gather<T: Sync>(
                         Some(n) if !n.trim().is_empty() => n.to_owned(),
                         _ => read.fallback_name,
                     };
-                    match options.validator.map(|v| v.verdict(&read.snapshot)).transpose() {
+                    match options
+                        .validator
+                        .map(|v| v.verdict(&read.snapshot))
+                        .transpose()
+                    {
                         Ok(verdict) => Ok(Ok((profile, name, verdict))),
                         Err(e) => Err(e),
                     }

@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(rules.rules().len(), 1);
         assert_eq!(bad.len(), 1);
         let text = bad[0].to_string();
-        assert!(text.contains("acme") && text.contains("acme-uptime"), "{text}");
+        assert!(
+            text.contains("acme") && text.contains("acme-uptime"),
+            "{text}"
+        );
         // The same pattern twice is kept once.
         rules.add_volatile("acme", &["acme/*/uptime".to_owned()]);
         assert_eq!(rules.rules().len(), 1);

@@ -52,7 +52,10 @@ impl Validator {
     }
 
     /// The verdict for `snapshot` against the recipe its own readings select.
-    pub fn verdict(&self, snapshot: &eidos_plugin_api::Snapshot) -> Result<NodeVerdict, ValidatorError> {
+    pub fn verdict(
+        &self,
+        snapshot: &eidos_plugin_api::Snapshot,
+    ) -> Result<NodeVerdict, ValidatorError> {
         let query = Query::from_snapshot(snapshot);
         let constraints = self.constraints_for(&query)?;
         let report = validate::validate(snapshot, &constraints, self.fail_on);

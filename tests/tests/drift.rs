@@ -29,7 +29,11 @@ fn reference() -> Value {
 }
 
 /// The data map of `kind/subtype` in a snapshot document.
-fn data<'a>(doc: &'a mut Value, kind: &str, subtype: &str) -> &'a mut serde_json::Map<String, Value> {
+fn data<'a>(
+    doc: &'a mut Value,
+    kind: &str,
+    subtype: &str,
+) -> &'a mut serde_json::Map<String, Value> {
     doc["measurements"]
         .as_array_mut()
         .unwrap()
@@ -94,7 +98,14 @@ fn two_snapshots_of_this_machine_in_a_row_do_not_drift_but_their_volatile_readin
     // The declared volatile readings are what kept them apart: a new UUID on every read at least.
     let out = eidos_run(
         &dir,
-        &["diff", s(&first), s(&second), "-f", "json", "--include-volatile"],
+        &[
+            "diff",
+            s(&first),
+            s(&second),
+            "-f",
+            "json",
+            "--include-volatile",
+        ],
     );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let changed: Vec<String> = out.json()["changes"]
@@ -102,7 +113,11 @@ fn two_snapshots_of_this_machine_in_a_row_do_not_drift_but_their_volatile_readin
         .unwrap()
         .iter()
         .flat_map(|c| {
-            let place = format!("{}/{}", c["type"].as_str().unwrap(), c["subtype"].as_str().unwrap());
+            let place = format!(
+                "{}/{}",
+                c["type"].as_str().unwrap(),
+                c["subtype"].as_str().unwrap()
+            );
             c["changed"]
                 .as_object()
                 .unwrap()
@@ -159,7 +174,11 @@ fn a_diff_lists_added_removed_and_changed_readings_and_exits_3() {
     // The table, for people; YAML for tools, the same report.
     let out = eidos_run(&dir, &["diff", s(&old), s(&new), "-f", "table"]);
     assert_eq!(out.code, Some(3));
-    assert!(out.stdout.contains("/proc/sys/vm/swappiness"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("/proc/sys/vm/swappiness"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.trim_end().ends_with(&format!(
             "DRIFT: 1 added, 1 removed, 2 changed, 0 collector(s) differ ({} reading(s) ignored)",
@@ -176,8 +195,15 @@ fn a_diff_lists_added_removed_and_changed_readings_and_exits_3() {
     let out = eidos_run(
         &dir,
         &[
-            "diff", s(&old), s(&new), "-f", "json",
-            "--ignore", "os/*/*", "--ignore", "GPU/smi/driver",
+            "diff",
+            s(&old),
+            s(&new),
+            "-f",
+            "json",
+            "--ignore",
+            "os/*/*",
+            "--ignore",
+            "GPU/smi/driver",
         ],
     );
     assert_eq!(out.code, Some(0), "{}", out.stdout);
@@ -195,7 +221,10 @@ fn a_collector_that_did_not_run_is_one_line_not_its_readings() {
     new["metadata"]["collectors"] = json!({"gpu": {"status": "not-applicable",
         "reason": "no NVIDIA driver", "duration-ms": 1.0, "plugin-version": "0.1.0"}});
     let new = write_json(work.path(), "new.json", &new);
-    let out = eidos_run(&dir, &["diff", s(&reference_snapshot()), s(&new), "-f", "json"]);
+    let out = eidos_run(
+        &dir,
+        &["diff", s(&reference_snapshot()), s(&new), "-f", "json"],
+    );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["changes"], json!([]));
@@ -220,11 +249,14 @@ fn the_json_patch_applied_by_python_jsonpatch_turns_old_into_new() {
     data(&mut new, "systemd", "containerd.service").insert("LimitNOFILE".into(), json!(1024));
     data(&mut new, "os", "kmod").remove("autofs4");
     let measurements = new["measurements"].as_array_mut().unwrap();
+    measurements[0]["subtypes"].as_array_mut().unwrap().insert(
+        0,
+        json!({"subtype": "nvidia-persistenced.service", "data": {"ActiveState": "active"}}),
+    );
     measurements[0]["subtypes"]
         .as_array_mut()
         .unwrap()
-        .insert(0, json!({"subtype": "nvidia-persistenced.service", "data": {"ActiveState": "active"}}));
-    measurements[0]["subtypes"].as_array_mut().unwrap().remove(2);
+        .remove(2);
     measurements[2]["type"] = json!("k8s");
     measurements.push(json!({"type": "example", "subtypes": [{"subtype": "uptime", "data": {"seconds": u64::MAX}}]}));
     let old_path = reference_snapshot();
@@ -236,7 +268,10 @@ fn the_json_patch_applied_by_python_jsonpatch_turns_old_into_new() {
     );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let patch = out.json();
-    assert!(patch.as_array().is_some_and(|ops| !ops.is_empty()), "{patch}");
+    assert!(
+        patch.as_array().is_some_and(|ops| !ops.is_empty()),
+        "{patch}"
+    );
     let patch_path = write_json(work.path(), "patch.json", &patch);
     let old_json = write_json(work.path(), "old.json", &old);
 
@@ -259,10 +294,21 @@ fn the_json_patch_applied_by_python_jsonpatch_turns_old_into_new() {
 
     // The same documents in JSON give the same patch; identical documents an empty one, exit 0.
     let new_json = write_json(work.path(), "new.json", &new);
-    let out = eidos_run(&dir, &["diff", s(&old_json), s(&new_json), "-f", "json-patch"]);
+    let out = eidos_run(
+        &dir,
+        &["diff", s(&old_json), s(&new_json), "-f", "json-patch"],
+    );
     assert_eq!(out.json(), patch);
-    let out = eidos_run(&dir, &["diff", s(&old_json), s(&old_path), "-f", "json-patch"]);
-    assert_eq!((out.code, out.json()), (Some(0), json!([])), "{}", out.stderr);
+    let out = eidos_run(
+        &dir,
+        &["diff", s(&old_json), s(&old_path), "-f", "json-patch"],
+    );
+    assert_eq!(
+        (out.code, out.json()),
+        (Some(0), json!([])),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -281,27 +327,50 @@ fn diff_reads_standard_input_and_refuses_bad_input_with_exit_2() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.as_ref().unwrap();
-        stdin.write_all(eidos_test_fixtures::H100_EKS_GO_YAML.as_bytes()).unwrap();
+        stdin
+            .write_all(eidos_test_fixtures::H100_EKS_GO_YAML.as_bytes())
+            .unwrap();
     }
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["new"]["source"], "-");
 
     let notes = work.path().join("notes.txt");
     std::fs::write(&notes, "kind: Recipe\napiVersion: v1\n").unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["diff", s(&old), s(&notes)], "notes.txt is not a valid snapshot"),
-        (&["diff", s(&old), "/nonexistent/new.yaml"], "cannot read the snapshot /nonexistent/new.yaml"),
-        (&["diff", s(&old), s(&old), "--ignore", "os/sysctl"], "--ignore: invalid key path \"os/sysctl\""),
+        (
+            &["diff", s(&old), s(&notes)],
+            "notes.txt is not a valid snapshot",
+        ),
+        (
+            &["diff", s(&old), "/nonexistent/new.yaml"],
+            "cannot read the snapshot /nonexistent/new.yaml",
+        ),
+        (
+            &["diff", s(&old), s(&old), "--ignore", "os/sysctl"],
+            "--ignore: invalid key path \"os/sysctl\"",
+        ),
         (&["diff", "-", "-"], "cannot both be standard input"),
-        (&["diff", s(&old), s(&old), "-f", "xml"], "unknown format \"xml\""),
+        (
+            &["diff", s(&old), s(&old), "-f", "xml"],
+            "unknown format \"xml\"",
+        ),
     ];
     for (args, message) in cases {
         let out = eidos_run(&dir, args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
-        assert!(out.stdout.is_empty(), "{args:?}: nothing half-written: {}", out.stdout);
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing half-written: {}",
+            out.stdout
+        );
     }
 }
 
@@ -314,9 +383,17 @@ fn a_restarted_unit_of_a_real_systemd_is_not_drift() {
     let take = |name: &str| {
         let path = work.path().join(name);
         let mut cmd = eidos(&[dir.path()]);
-        cmd.args(["snapshot", "--collectors", "systemd", "--set", "systemd.bus=session", "-o", s(&path)])
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env_remove("XDG_RUNTIME_DIR");
+        cmd.args([
+            "snapshot",
+            "--collectors",
+            "systemd",
+            "--set",
+            "systemd.bus=session",
+            "-o",
+            s(&path),
+        ])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR");
         for (key, value) in harness.session_env() {
             cmd.env(key, value);
         }
@@ -339,7 +416,14 @@ fn a_restarted_unit_of_a_real_systemd_is_not_drift() {
     // Not for want of differences: the PID and the times moved.
     let out = eidos_run(
         &dir,
-        &["diff", s(&before), s(&after), "-f", "json", "--include-volatile"],
+        &[
+            "diff",
+            s(&before),
+            s(&after),
+            "-f",
+            "json",
+            "--include-volatile",
+        ],
     );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let report = out.json();
@@ -349,7 +433,10 @@ fn a_restarted_unit_of_a_real_systemd_is_not_drift() {
         .iter()
         .find(|c| c["subtype"] == CONTAINERD)
         .unwrap_or_else(|| panic!("{report:#}"));
-    assert!(containerd["changed"]["MainPID"].is_object(), "{containerd:#}");
+    assert!(
+        containerd["changed"]["MainPID"].is_object(),
+        "{containerd:#}"
+    );
     harness.stop().unwrap();
 }
 
@@ -361,12 +448,19 @@ fn fleet_dir(n: usize, plant: impl Fn(usize, &mut Value)) -> tempfile::TempDir {
         let mut doc = reference();
         let name = format!("gpu-node-{i:03}");
         doc["metadata"]["source-node"] = json!(name);
-        doc["metadata"]["measurement-timestamp"] = json!(format!("2026-03-11T14:{:02}:00Z", i % 60));
+        doc["metadata"]["measurement-timestamp"] =
+            json!(format!("2026-03-11T14:{:02}:00Z", i % 60));
         data(&mut doc, "os", "sysctl").insert("/proc/sys/kernel/hostname".into(), json!(name));
-        data(&mut doc, "os", "sysctl").insert("/proc/sys/fs/file-nr".into(), json!(format!("{}\t0\t9", 2000 + i)));
+        data(&mut doc, "os", "sysctl").insert(
+            "/proc/sys/fs/file-nr".into(),
+            json!(format!("{}\t0\t9", 2000 + i)),
+        );
         let unit = data(&mut doc, "systemd", "kubelet.service");
         unit.insert("MainPID".into(), json!((3000 + i).to_string()));
-        unit.insert("ActiveEnterTimestamp".into(), json!(1_773_232_805_114_203u64 + i as u64));
+        unit.insert(
+            "ActiveEnterTimestamp".into(),
+            json!(1_773_232_805_114_203u64 + i as u64),
+        );
         plant(i, &mut doc);
         if i % 2 == 0 {
             write_yaml(dir.path(), &format!("{name}.yaml"), &doc);
@@ -386,7 +480,10 @@ fn plant_outliers(i: usize, doc: &mut Value) {
             data(doc, "gpu", "smi").insert("driver".into(), json!("550.54.15"));
         }
         19 => {
-            doc["measurements"].as_array_mut().unwrap().retain(|m| m["type"] != "GPU");
+            doc["measurements"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| m["type"] != "GPU");
             doc["metadata"]["collectors"] = json!({"gpu": {"status": "failed",
                 "reason": "NVML: unknown error", "duration-ms": 4.0, "plugin-version": "0.1.0"}});
         }
@@ -398,11 +495,18 @@ fn plant_outliers(i: usize, doc: &mut Value) {
 fn a_fleet_report_finds_the_planted_outliers_and_nothing_else() {
     let dir = plugins();
     let fleet = fleet_dir(30, plant_outliers);
-    std::fs::write(fleet.path().join("README.txt"), "snapshots of the H100 pool\n").unwrap();
+    std::fs::write(
+        fleet.path().join("README.txt"),
+        "snapshots of the H100 pool\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink(reference_snapshot(), fleet.path().join("elsewhere.yaml")).unwrap();
     std::fs::write(fleet.path().join(".hidden.yaml"), "not read").unwrap();
 
-    let out = eidos_run(&dir, &["fleet", "report", "--from", s(fleet.path()), "-f", "json"]);
+    let out = eidos_run(
+        &dir,
+        &["fleet", "report", "--from", s(fleet.path()), "-f", "json"],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["kind"], "FleetReport");
@@ -415,7 +519,13 @@ fn a_fleet_report_finds_the_planted_outliers_and_nothing_else() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["path"].as_str().unwrap(), &k["majority"], &k["minorities"]))
+        .map(|k| {
+            (
+                k["path"].as_str().unwrap(),
+                &k["majority"],
+                &k["minorities"],
+            )
+        })
         .collect();
     assert_eq!(keys[0].0, "gpu/smi/driver");
     assert_eq!(*keys[0].1, json!({"value": "570.133.20", "nodes": 27}));
@@ -441,11 +551,18 @@ fn a_fleet_report_finds_the_planted_outliers_and_nothing_else() {
         .map(|u| u["source"].as_str().unwrap().rsplit('/').next().unwrap())
         .collect();
     assert_eq!(unreadable, ["README.txt", "elsewhere.yaml"]);
-    assert!(out.stderr.contains("README.txt"), "warned by name: {}", out.stderr);
+    assert!(
+        out.stderr.contains("README.txt"),
+        "warned by name: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
 
     // For people: the summary line first.
-    let out = eidos_run(&dir, &["fleet", "report", "--from", s(fleet.path()), "-f", "table"]);
+    let out = eidos_run(
+        &dir,
+        &["fleet", "report", "--from", s(fleet.path()), "-f", "table"],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stdout.starts_with(
@@ -454,35 +571,84 @@ fn a_fleet_report_finds_the_planted_outliers_and_nothing_else() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("gpu-node-011, gpu-node-023"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("gpu-node-011, gpu-node-023"),
+        "{}",
+        out.stdout
+    );
 
     // --fail-on drift: exit 3 with the report written; --strict: exit 1 naming the file.
     let out = eidos_run(
         &dir,
-        &["fleet", "report", "--from", s(fleet.path()), "-f", "json", "--fail-on", "drift"],
+        &[
+            "fleet",
+            "report",
+            "--from",
+            s(fleet.path()),
+            "-f",
+            "json",
+            "--fail-on",
+            "drift",
+        ],
     );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert_eq!(out.json()["summary"]["driftingKeys"], 2);
-    let out = eidos_run(&dir, &["fleet", "report", "--from", s(fleet.path()), "--strict"]);
+    let out = eidos_run(
+        &dir,
+        &["fleet", "report", "--from", s(fleet.path()), "--strict"],
+    );
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("--strict") && out.stderr.contains("README.txt"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--strict") && out.stderr.contains("README.txt"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
 #[test]
 fn identical_nodes_are_one_configuration_only_with_the_collectors_volatile_keys() {
     let fleet = fleet_dir(6, |_, _| {});
-    let out = eidos_run(&plugins(), &["fleet", "report", "--from", s(fleet.path()), "-f", "json", "--fail-on", "drift"]);
+    let out = eidos_run(
+        &plugins(),
+        &[
+            "fleet",
+            "report",
+            "--from",
+            s(fleet.path()),
+            "-f",
+            "json",
+            "--fail-on",
+            "drift",
+        ],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert_eq!(out.json()["summary"]["configurations"], 1);
     // Without the systemd and os collectors on the search path, nobody declares their PIDs,
     // times and counters volatile: every node differs.
     let bare = PluginDir::with(&["serializer_json"]);
-    let out = eidos_run(&bare, &["fleet", "report", "--from", s(fleet.path()), "-f", "json", "--fail-on", "drift"]);
+    let out = eidos_run(
+        &bare,
+        &[
+            "fleet",
+            "report",
+            "--from",
+            s(fleet.path()),
+            "-f",
+            "json",
+            "--fail-on",
+            "drift",
+        ],
+    );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["summary"]["configurations"], 6);
-    let paths: Vec<&str> = report["keys"].as_array().unwrap().iter().map(|k| k["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = report["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["path"].as_str().unwrap())
+        .collect();
     assert_eq!(
         paths,
         [
@@ -497,31 +663,89 @@ fn identical_nodes_are_one_configuration_only_with_the_collectors_volatile_keys(
 fn fleet_validation_gives_each_node_a_verdict_and_fail_on_invalid_exits_3() {
     let dir = plugins();
     let fleet = fleet_dir(4, |_, _| {});
-    let out = eidos_run(&dir, &["fleet", "report", "--from", s(fleet.path()), "-f", "json", "--validate"]);
+    let out = eidos_run(
+        &dir,
+        &[
+            "fleet",
+            "report",
+            "--from",
+            s(fleet.path()),
+            "-f",
+            "json",
+            "--validate",
+        ],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let report = out.json();
     // The verdict is the one `eidos validate` gives the same snapshot.
     let node_file = fleet.path().join("gpu-node-000.yaml");
-    let single = eidos_run(&dir, &["validate", "--snapshot", s(&node_file), "-f", "json"]);
+    let single = eidos_run(
+        &dir,
+        &["validate", "--snapshot", s(&node_file), "-f", "json"],
+    );
     let expected = &single.json()["summary"];
     let node = &report["nodes"][0];
     assert_eq!(node["name"], "gpu-node-000");
     assert_eq!(node["validation"]["overall"], expected["overall"]);
-    assert_eq!(node["validation"]["requiredFailed"], expected["requiredFailed"]);
+    assert_eq!(
+        node["validation"]["requiredFailed"],
+        expected["requiredFailed"]
+    );
     assert_eq!(node["validation"]["failed"], expected["failed"]);
     let failing = if expected["overall"] == "fail" { 4 } else { 0 };
     assert_eq!(report["summary"]["invalid"], failing);
     let out = eidos_run(
         &dir,
-        &["fleet", "report", "--from", s(fleet.path()), "-f", "json", "--validate", "--fail-on", "invalid"],
+        &[
+            "fleet",
+            "report",
+            "--from",
+            s(fleet.path()),
+            "-f",
+            "json",
+            "--validate",
+            "--fail-on",
+            "invalid",
+        ],
     );
-    assert_eq!(out.code, Some(if failing > 0 { 3 } else { 0 }), "{}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(if failing > 0 { 3 } else { 0 }),
+        "{}",
+        out.stderr
+    );
 
     for (args, message) in [
-        (&["fleet", "report", "--from", "/nonexistent/fleet"][..], "cannot list the snapshot directory /nonexistent/fleet"),
-        (&["fleet", "report", "--from", s(fleet.path()), "--fail-on", "invalid"], "--fail-on invalid needs --validate"),
-        (&["fleet", "report", "--from", "cm://gpu-operator"], "unsupported snapshot source"),
-        (&["fleet", "report", "--from", s(fleet.path()), "--ignore", "gpu"], "--ignore: invalid key path"),
+        (
+            &["fleet", "report", "--from", "/nonexistent/fleet"][..],
+            "cannot list the snapshot directory /nonexistent/fleet",
+        ),
+        (
+            &[
+                "fleet",
+                "report",
+                "--from",
+                s(fleet.path()),
+                "--fail-on",
+                "invalid",
+            ],
+            "--fail-on invalid needs --validate",
+        ),
+        (
+            &["fleet", "report", "--from", "cm://gpu-operator"],
+            "unsupported snapshot source",
+        ),
+        (
+            &[
+                "fleet",
+                "report",
+                "--from",
+                s(fleet.path()),
+                "--ignore",
+                "gpu",
+            ],
+            "--ignore: invalid key path",
+        ),
     ] {
         let out = eidos_run(&dir, args);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);

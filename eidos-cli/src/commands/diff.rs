@@ -105,7 +105,10 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> CliResult {
         registry.serializer_for("json").map_err(CliError::usage)?;
         ("json".to_owned(), true)
     } else {
-        (ctx.output_format(&mut registry, args.output.as_deref())?, false)
+        (
+            ctx.output_format(&mut registry, args.output.as_deref())?,
+            false,
+        )
     };
     let rules = args.ignore.rules(&mut registry)?;
     let read = |path: &Path| crate::input::read_snapshot_document(path).map_err(CliError::usage);

@@ -96,9 +96,10 @@ impl Entry {
     /// The name a node gets when its snapshot does not say (the file's name).
     pub fn name(&self) -> String {
         match self {
-            Entry::File(path) => path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            Entry::File(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         }
     }
 
@@ -129,12 +130,20 @@ mod tests {
             .entries()
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("cannot list the snapshot directory /nonexistent/dir: "), "{err}");
+        assert!(
+            err.starts_with("cannot list the snapshot directory /nonexistent/dir: "),
+            "{err}"
+        );
     }
 
     #[test]
     fn configmap_sources_are_named_as_not_readable_yet() {
-        let err = FleetSource::parse("cm://gpu-operator").unwrap_err().to_string();
-        assert!(err.contains("cm://gpu-operator") && err.contains("--from DIR"), "{err}");
+        let err = FleetSource::parse("cm://gpu-operator")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cm://gpu-operator") && err.contains("--from DIR"),
+            "{err}"
+        );
     }
 }

@@ -21,7 +21,9 @@ fn unsupported(format: &str, reason: &str) -> SerializeError {
 }
 
 fn count(v: Option<&Value>, name: &str) -> u64 {
-    v.and_then(|v| v.get(name)).and_then(Value::as_u64).unwrap_or(0)
+    v.and_then(|v| v.get(name))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// A reading's value as a cell: `(absent)` for null or missing.
@@ -73,11 +75,7 @@ pub fn diff_table(
             .set_header(["CHANGE", "TYPE/SUBTYPE", "KEY", "OLD", "NEW"]);
         fit(&mut table, options);
         for group in changes {
-            let place = format!(
-                "{}/{}",
-                text(group.get("type")),
-                text(group.get("subtype"))
-            );
+            let place = format!("{}/{}", text(group.get("type")), text(group.get("subtype")));
             let entries = |name: &str| {
                 group
                     .get(name)
@@ -118,7 +116,9 @@ pub fn diff_table(
     }
     let collectors = document.get("collectors").and_then(Value::as_array);
     if let Some(collectors) = collectors.filter(|c| !c.is_empty()) {
-        out.push_str("\nCollectors that did not run on both sides (their readings not compared):\n");
+        out.push_str(
+            "\nCollectors that did not run on both sides (their readings not compared):\n",
+        );
         for c in collectors {
             let outcome = |side: &str| {
                 let reason = text(c.get(&format!("{side}Reason")));
@@ -138,7 +138,10 @@ pub fn diff_table(
             ));
         }
     }
-    let drift = summary.get("drift").and_then(Value::as_bool).unwrap_or(false);
+    let drift = summary
+        .get("drift")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     out.push_str(&format!(
         "\n{}: {} added, {} removed, {} changed, {} collector(s) differ ({} reading(s) ignored)\n",
         if drift { "DRIFT" } else { "NO DRIFT" },
@@ -159,7 +162,12 @@ fn names(list: Option<&Value>) -> String {
         .flatten()
         .map(|n| text(Some(n)))
         .collect();
-    let mut shown = all.iter().take(MAX_NAMES).cloned().collect::<Vec<_>>().join(", ");
+    let mut shown = all
+        .iter()
+        .take(MAX_NAMES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if all.len() > MAX_NAMES {
         shown.push_str(&format!(" … ({} more)", all.len() - MAX_NAMES));
     }
@@ -185,11 +193,7 @@ pub fn fleet_table(
         .into_iter()
         .flatten()
         .map(|c| (format!("collector {}", text(c.get("collector"))), c))
-        .chain(
-            keys.into_iter()
-                .flatten()
-                .map(|k| (text(k.get("path")), k)),
-        )
+        .chain(keys.into_iter().flatten().map(|k| (text(k.get("path")), k)))
         .collect();
     if !rows.is_empty() {
         let mut table = Table::new();
@@ -201,11 +205,19 @@ pub fn fleet_table(
             let majority = entry.get("majority");
             table.add_row([
                 cut(&what),
-                format!("{} (majority)", value_cell(majority.and_then(|m| m.get("value")))),
+                format!(
+                    "{} (majority)",
+                    value_cell(majority.and_then(|m| m.get("value")))
+                ),
                 count(majority, "nodes").to_string(),
                 String::new(),
             ]);
-            for m in entry.get("minorities").and_then(Value::as_array).into_iter().flatten() {
+            for m in entry
+                .get("minorities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 table.add_row([
                     String::new(),
                     value_cell(m.get("value")),
@@ -235,7 +247,9 @@ pub fn fleet_table(
         .into_iter()
         .flatten()
         .filter(|n| {
-            n.get("validation").and_then(|v| v.get("overall")).and_then(Value::as_str)
+            n.get("validation")
+                .and_then(|v| v.get("overall"))
+                .and_then(Value::as_str)
                 == Some("fail")
         })
         .collect();
@@ -309,15 +323,24 @@ mod tests {
     #[test]
     fn a_diff_shows_sides_rows_by_subtype_collectors_and_the_verdict() {
         let out = render(&diff_doc(), Some(100));
-        assert!(out.starts_with("OLD: old.yaml (node n1, taken 2026-01-01T00:00:00Z)\nNEW: new.yaml\n"), "{out}");
-        let at = |needle: &str| out.find(needle).unwrap_or_else(|| panic!("{needle} in {out}"));
+        assert!(
+            out.starts_with("OLD: old.yaml (node n1, taken 2026-01-01T00:00:00Z)\nNEW: new.yaml\n"),
+            "{out}"
+        );
+        let at = |needle: &str| {
+            out.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {out}"))
+        };
         let rows = [
             at("| changed   os/sysctl"),
             at("| added     os/sysctl"),
             at("| removed   os/sysctl"),
         ];
         assert!(rows.windows(2).all(|w| w[0] < w[1]), "{out}");
-        assert!(out.contains("swappiness") && out.contains("(absent)"), "{out}");
+        assert!(
+            out.contains("swappiness") && out.contains("(absent)"),
+            "{out}"
+        );
         assert!(
             out.contains("gpu: ran in OLD, not-applicable (no driver) in NEW; 11 reading(s)"),
             "{out}"
@@ -361,24 +384,41 @@ mod tests {
         });
         let out = render(&doc, None);
         assert!(out.starts_with("100 node(s), 3 configuration(s)"), "{out}");
-        let at = |needle: &str| out.find(needle).unwrap_or_else(|| panic!("{needle} in {out}"));
+        let at = |needle: &str| {
+            out.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {out}"))
+        };
         assert!(at("collector gpu") < at("gpu/smi/driver"), "{out}");
         assert!(out.contains("570.133.20 (majority)"), "{out}");
         assert!(out.contains("node-00, node-01"), "{out}");
         assert!(out.contains("node-09 … (5 more)"), "{out}");
         assert!(!out.contains("node-10"), "{out}");
-        assert!(out.contains("x: 2 required constraint(s) failed (3 failed in all)"), "{out}");
-        assert!(out.contains("dir/notes.txt: not a snapshot: malformed YAML"), "{out}");
+        assert!(
+            out.contains("x: 2 required constraint(s) failed (3 failed in all)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("dir/notes.txt: not a snapshot: malformed YAML"),
+            "{out}"
+        );
         assert!(out.contains("node y has 2 snapshots"), "{out}");
     }
 
     #[test]
     fn reports_without_their_parts_are_refused() {
-        let err = diff_table(&serde_json::json!({"kind": DIFF_KIND}), "table", &SerializeOptions::default())
-            .unwrap_err();
+        let err = diff_table(
+            &serde_json::json!({"kind": DIFF_KIND}),
+            "table",
+            &SerializeOptions::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no `summary`"), "{err}");
-        let err = fleet_table(&serde_json::json!({"kind": FLEET_KIND}), "table", &SerializeOptions::default())
-            .unwrap_err();
+        let err = fleet_table(
+            &serde_json::json!({"kind": FLEET_KIND}),
+            "table",
+            &SerializeOptions::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no `summaryLine`"), "{err}");
     }
 }

@@ -248,14 +248,62 @@ mod tests {
     #[test]
     fn patterns_match_with_stars_in_any_part() {
         let table = [
-            ("systemd/*/ExecMainPID", "SystemD", "kubelet.service", "ExecMainPID", true),
-            ("systemd/*/ExecMainPID", "systemd", "kubelet.service", "ExecMainPIDs", false),
-            ("systemd/*/*Timestamp", "systemd", "a.service", "ActiveEnterTimestamp", true),
-            ("systemd/*/*Timestamp", "systemd", "a.service", "ActiveEnterTimestampMonotonic", false),
-            ("systemd/*/*Timestamp*", "systemd", "a.service", "ActiveEnterTimestampMonotonic", true),
-            ("os/sysctl//proc/sys/kernel/random/*", "os", "sysctl", "/proc/sys/kernel/random/uuid", true),
-            ("os/sysctl//proc/sys/kernel/random/*", "os", "sysctl", "/proc/sys/kernel/randomize_va_space", false),
-            ("os/sysctl/*file-nr", "os", "sysctl", "/proc/sys/fs/file-nr", true),
+            (
+                "systemd/*/ExecMainPID",
+                "SystemD",
+                "kubelet.service",
+                "ExecMainPID",
+                true,
+            ),
+            (
+                "systemd/*/ExecMainPID",
+                "systemd",
+                "kubelet.service",
+                "ExecMainPIDs",
+                false,
+            ),
+            (
+                "systemd/*/*Timestamp",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestamp",
+                true,
+            ),
+            (
+                "systemd/*/*Timestamp",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestampMonotonic",
+                false,
+            ),
+            (
+                "systemd/*/*Timestamp*",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestampMonotonic",
+                true,
+            ),
+            (
+                "os/sysctl//proc/sys/kernel/random/*",
+                "os",
+                "sysctl",
+                "/proc/sys/kernel/random/uuid",
+                true,
+            ),
+            (
+                "os/sysctl//proc/sys/kernel/random/*",
+                "os",
+                "sysctl",
+                "/proc/sys/kernel/randomize_va_space",
+                false,
+            ),
+            (
+                "os/sysctl/*file-nr",
+                "os",
+                "sysctl",
+                "/proc/sys/fs/file-nr",
+                true,
+            ),
             ("gpu/gpu-*/uuid", "GPU", "gpu-7", "uuid", true),
             ("gpu/gpu-*/uuid", "gpu", "smi", "uuid", false),
             ("*/*/*", "anything", "at", "all", true),
@@ -265,7 +313,11 @@ mod tests {
         ];
         for (pattern, kind, subtype, key, expected) in table {
             let p = KeyPattern::parse(pattern).unwrap();
-            assert_eq!(p.matches(kind, subtype, key), expected, "{pattern} vs {kind}/{subtype}/{key}");
+            assert_eq!(
+                p.matches(kind, subtype, key),
+                expected,
+                "{pattern} vs {kind}/{subtype}/{key}"
+            );
             assert_eq!(KeyPattern::parse(&p.to_string()).unwrap(), p);
         }
         let err = KeyPattern::parse("systemd/*").unwrap_err().to_string();

@@ -41,13 +41,20 @@ fn report_of(nodes: &[Snapshot], rules: &IgnoreRules) -> FleetReport {
     let mut matcher = rules.matcher();
     for (i, s) in nodes.iter().enumerate() {
         let name = s.metadata.source_node.clone().unwrap();
-        fleet.add(i, name.clone(), format!("{name}.yaml"), Profile::of(s, &mut matcher), None);
+        fleet.add(
+            i,
+            name.clone(),
+            format!("{name}.yaml"),
+            Profile::of(s, &mut matcher),
+            None,
+        );
     }
     fleet.report(rules)
 }
 
 fn not_applicable_gpu(s: &mut Snapshot) {
-    s.measurements.retain(|m| !m.kind.eq_ignore_ascii_case("gpu"));
+    s.measurements
+        .retain(|m| !m.kind.eq_ignore_ascii_case("gpu"));
     s.metadata.collectors.insert(
         "gpu".into(),
         CollectorReport {
@@ -67,14 +74,20 @@ fn identical_nodes_form_one_configuration_whatever_their_names_and_pids() {
     assert_eq!(report.summary.nodes, 5);
     assert_eq!(report.summary.configurations, 1);
     assert!(!report.summary.drift(), "{:?}", report.keys);
-    assert_eq!(report.configurations[0].members, ["n0", "n1", "n2", "n3", "n4"]);
+    assert_eq!(
+        report.configurations[0].members,
+        ["n0", "n1", "n2", "n3", "n4"]
+    );
     // Without the ignore rules, the hostname and the PID make every node its own configuration.
     let bare = report_of(&nodes, &IgnoreRules::new());
     assert_eq!(bare.summary.configurations, 5);
     let paths: Vec<&str> = bare.keys.iter().map(|k| k.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["os/sysctl//proc/sys/kernel/hostname", "systemd/kubelet.service/MainPID"]
+        [
+            "os/sysctl//proc/sys/kernel/hostname",
+            "systemd/kubelet.service/MainPID"
+        ]
     );
 }
 
@@ -91,7 +104,13 @@ fn planted_outliers_are_found_exactly_and_sorted_by_how_many_deviate() {
     let report = report_of(&nodes, &rules());
     let s = report.summary;
     assert_eq!(
-        (s.nodes, s.configurations, s.drifting_keys, s.drifting_collectors, s.outliers),
+        (
+            s.nodes,
+            s.configurations,
+            s.drifting_keys,
+            s.drifting_collectors,
+            s.outliers
+        ),
         (10, 4, 2, 1, 4)
     );
     let driver = &report.keys[0];
@@ -117,7 +136,9 @@ fn planted_outliers_are_found_exactly_and_sorted_by_how_many_deviate() {
     let n08 = report.nodes.iter().find(|n| n.name == "n08").unwrap();
     assert_eq!(n05.configuration, n08.configuration);
     assert_ne!(n05.configuration, 1);
-    assert!(report.summary_line.starts_with("10 node(s), 4 configuration(s), 2 drifting key(s)"));
+    assert!(report
+        .summary_line
+        .starts_with("10 node(s), 4 configuration(s), 2 drifting key(s)"));
 }
 
 #[test]
@@ -155,7 +176,11 @@ fn two_inputs_of_one_node_are_both_counted_and_named_apart() {
     let names: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["n1 (n1.yaml)", "n1 (n1.yaml)", "n2"]);
     assert_eq!(report.warnings.len(), 1);
-    assert!(report.warnings[0].contains("node n1 has 2 snapshots"), "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("node n1 has 2 snapshots"),
+        "{:?}",
+        report.warnings
+    );
 }
 
 #[test]
@@ -199,19 +224,32 @@ fn gather_reads_on_threads_skips_what_is_not_a_snapshot_and_stops_when_strict() 
         threads: 3,
     };
     let mut calls = 0;
-    let report = gather(&inputs, |i| format!("in/{i}"), read, &options, |done, total| {
-        calls += 1;
-        assert!(done <= total && total == 40);
-    })
+    let report = gather(
+        &inputs,
+        |i| format!("in/{i}"),
+        read,
+        &options,
+        |done, total| {
+            calls += 1;
+            assert!(done <= total && total == 40);
+        },
+    )
     .unwrap();
     assert_eq!(calls, 40);
     assert_eq!(report.summary.unreadable, 3);
-    let sources: Vec<&str> = report.unreadable.iter().map(|u| u.source.as_str()).collect();
+    let sources: Vec<&str> = report
+        .unreadable
+        .iter()
+        .map(|u| u.source.as_str())
+        .collect();
     assert_eq!(sources, ["in/5", "in/18", "in/31"]);
     assert_eq!(report.summary.nodes, 37);
     assert_eq!(report.keys.len(), 1);
     assert_eq!(report.keys[0].minorities[0].outliers, ["n20"]);
-    assert!(report.nodes.iter().any(|n| n.name == "file-30" && n.source == "in/30"));
+    assert!(report
+        .nodes
+        .iter()
+        .any(|n| n.name == "file-30" && n.source == "in/30"));
 
     let strict = GatherOptions {
         strict: true,
