@@ -121,7 +121,7 @@ pub fn diff_table(
         );
         for c in collectors {
             let outcome = |side: &str| {
-                let reason = text(c.get(&format!("{side}Reason")));
+                let reason = text(c.get(format!("{side}Reason")));
                 let presence = text(c.get(side));
                 if reason.is_empty() {
                     presence
