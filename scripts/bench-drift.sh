@@ -74,3 +74,12 @@ yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
 EOF
 python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
   "${eidos[@]}" diff tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" -f json
+# The same with the plugins pinned by a lock file (as a production node runs them): a locked
+# library is not loaded in a probe process first.
+"${eidos[@]}" plugins lock -o "$work/plugins.lock"
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" --plugin-lock "$work/plugins.lock" diff tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" -f json
+# Where the time goes: the same process without the comparison (one serializer plugin loaded, the
+# recipe engine run), for scale.
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" recipe --snapshot tests/fixtures/snapshots/h100-eks-go.yaml -f json

@@ -16,8 +16,8 @@ driver, a kernel module not loaded, a lowered file limit on containerd, a GPU co
 failed. What a correct report must find, and nothing else, is written to DIR/../NAME.expected.json
 (outside DIR, so that the report does not read it).
 
-Writes YAML, as `eidos snapshot` does by default. Stdlib only, plus PyYAML when present for reading
-a YAML --base (the reference is read with a small built-in reader of its simple shape otherwise).
+Writes YAML, as `eidos snapshot` does by default, or JSON (--format json). Needs PyYAML to read the
+reference and to write YAML.
 """
 import argparse
 import copy
@@ -199,13 +199,18 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--base", action="append", default=[], help="a real snapshot whose os readings join the base")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--format", choices=["yaml", "json"], default="yaml",
+                        help="how the snapshots are written (eidos snapshot writes YAML by default)")
     args = parser.parse_args()
-    try:
-        import yaml  # type: ignore
+    if args.format == "json":
+        dump = lambda d: json.dumps(d, indent=2) + "\n"
+    else:
+        try:
+            import yaml  # type: ignore
+        except ImportError:
+            sys.exit("writing YAML needs PyYAML (pip install pyyaml), or use --format json")
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         dump = lambda d: yaml.dump(d, Dumper=dumper, sort_keys=False, allow_unicode=True, width=10**6)
-    except ImportError:
-        sys.exit("writing YAML needs PyYAML (pip install pyyaml)")
     rng = random.Random(args.seed)
     base = base_document(args.base)
     plants = plan(args.nodes, rng)
@@ -218,7 +223,7 @@ def main():
             plant(doc, plants[i])
         text = dump(doc)
         total += len(text)
-        with open(os.path.join(args.out, f"{names[-1]}.yaml"), "w", encoding="utf-8") as f:
+        with open(os.path.join(args.out, f"{names[-1]}.{args.format}"), "w", encoding="utf-8") as f:
             f.write(text)
     out = os.path.abspath(args.out).rstrip("/")
     with open(out + ".expected.json", "w", encoding="utf-8") as f:
