@@ -493,26 +493,32 @@ impl Analysis {
         &self,
         groups: Vec<(V, Vec<u32>)>,
     ) -> Option<(Majority<V>, Vec<Minority<V>>, usize)> {
-        let mut ranked: Vec<(V, Vec<String>)> = groups
+        // Counting and the first name are cheap; the full (sorted) name lists are built only for
+        // the minorities, which are small where it matters (a fleet of 10,000 and a few outliers).
+        let mut ranked: Vec<(V, Vec<u32>, usize, Option<&str>)> = groups
             .into_iter()
-            .map(|(v, configs)| (v, self.names_of(&configs)))
+            .map(|(v, configs)| {
+                let count = configs
+                    .iter()
+                    .map(|&c| self.members[c as usize].len())
+                    .sum();
+                let first = configs
+                    .iter()
+                    .filter_map(|&c| self.members[c as usize].first())
+                    .map(|&i| self.names[i].as_str())
+                    .min();
+                (v, configs, count, first)
+            })
             .collect();
-        ranked.sort_by(|a, b| {
-            b.1.len()
-                .cmp(&a.1.len())
-                .then_with(|| a.1.first().cmp(&b.1.first()))
-        });
+        ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.3.cmp(&b.3)));
         let mut iter = ranked.into_iter();
-        let (value, nodes) = iter.next()?;
-        let majority = Majority {
-            value,
-            nodes: nodes.len(),
-        };
+        let (value, _, nodes, _) = iter.next()?;
+        let majority = Majority { value, nodes };
         let minorities: Vec<Minority<V>> = iter
-            .map(|(value, outliers)| Minority {
+            .map(|(value, configs, nodes, _)| Minority {
                 value,
-                nodes: outliers.len(),
-                outliers,
+                nodes,
+                outliers: self.names_of(&configs),
             })
             .collect();
         let deviating = minorities.iter().map(|m| m.nodes).sum();
@@ -678,8 +684,8 @@ impl Analysis {
         parts: &[Option<Part>],
     ) -> Vec<KeyDrift> {
         // Configurations that ran the collector but have no such subtype: every key is absent.
-        let mut absent: Vec<u32> = ran.to_vec();
-        absent.retain(|c| !blocks.iter().any(|(bc, _)| bc == c));
+        let with: std::collections::HashSet<u32> = blocks.iter().map(|&(c, _)| c).collect();
+        let absent: Vec<u32> = ran.iter().copied().filter(|c| !with.contains(c)).collect();
         // The distinct parts, each with the configurations that have it.
         let mut by_part: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for &(c, id) in blocks {
