@@ -88,14 +88,17 @@ impl Cli {
             Command::Recipe(args) => {
                 flags.format.clone_from(&args.format);
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
             }
             Command::Serve(args) => {
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
                 flags.serve = args.flags();
             }
             Command::Validate(args) => {
                 flags.format.clone_from(&args.format);
                 flags.recipes.clone_from(&args.recipes);
+                flags.overlays.clone_from(&args.overlays);
                 args.collect.add_to(&mut flags);
             }
             Command::Diff(args) => {
@@ -196,6 +199,11 @@ pub struct CollectArgs {
     /// Required collectors run even when --collectors leaves them out.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub require: Vec<String>,
+    /// Directory of static facts (*.json, *.yaml measurement files) for the built-in facts
+    /// collector [env: EIDOS_FACTS_DIR; config: facts-dir] (default: /etc/eidos/facts.d; facts
+    /// runs by default only when its directory exists).
+    #[arg(long, value_name = "DIR")]
+    pub facts_dir: Option<PathBuf>,
 }
 
 impl CollectArgs {
@@ -212,6 +220,7 @@ impl CollectArgs {
         flags.collectors = names(&self.collectors);
         flags.require = names(&self.require);
         flags.timeout.clone_from(&self.timeout);
+        flags.facts_dir.clone_from(&self.facts_dir);
     }
 }
 

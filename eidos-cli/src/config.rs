@@ -13,8 +13,10 @@
 //! timeout = "10s"                       # per-collector timeout
 //! plugin-dirs = ["/opt/vendor/eidos"]   # searched after --plugin-dir and EIDOS_PLUGIN_PATH
 //! plugin-lock = "/etc/eidos/plugins.lock"
-//! recipes = "/etc/eidos/recipes"        # recipe data directory
+//! recipes = "/etc/eidos/recipes"        # recipe data directory (replaces the built-in data)
+//! overlays = ["/etc/eidos/overlays.d/acme"]  # overlay layers on top of the recipe data
 //! host-root = "/host"                   # where the node's filesystem is mounted
+//! facts-dir = "/etc/eidos/facts.d"      # static facts read by the built-in facts collector
 //!
 //! [timeouts]                            # per-collector timeouts, beside the global one
 //! k8s = "60s"
@@ -103,8 +105,12 @@ pub struct ConfigFile {
     pub plugin_lock: Option<Spanned<PathBuf>>,
     /// The recipe data directory.
     pub recipes: Option<Spanned<PathBuf>>,
+    /// Overlay layers on top of the recipe data, in order.
+    pub overlays: Option<Spanned<Vec<PathBuf>>>,
     /// The host root passed to collectors.
     pub host_root: Option<Spanned<PathBuf>>,
+    /// The static facts directory (the built-in `facts` collector).
+    pub facts_dir: Option<Spanned<PathBuf>>,
     /// Per-collector options.
     #[serde(default)]
     pub collectors: BTreeMap<String, BTreeMap<String, Spanned<OptionValue>>>,
@@ -272,6 +278,7 @@ timeout = "10s"
 plugin-dirs = ["/opt/vendor/eidos"]
 plugin-lock = "/etc/eidos/plugins.lock"
 recipes = "/etc/eidos/recipes"
+overlays = ["/etc/eidos/overlays.d/acme"]
 host-root = "/host"
 [timeouts]
 k8s = "60s"

@@ -195,6 +195,10 @@ pub struct Flags {
     pub timeout: Vec<TimeoutItem>,
     /// `--recipes`.
     pub recipes: Option<PathBuf>,
+    /// `--overlays`, in order.
+    pub overlays: Vec<PathBuf>,
+    /// `--facts-dir`.
+    pub facts_dir: Option<PathBuf>,
     /// `eidos serve`'s flags.
     pub serve: ServeFlags,
 }
@@ -290,8 +294,14 @@ pub struct Settings {
     pub allow_insecure_plugins: bool,
     /// The recipe data directory (`None`: the built-in data).
     pub recipes: Option<Setting<PathBuf>>,
+    /// Overlay layers on top of the recipe data, in the order they apply: the config file's,
+    /// then `EIDOS_OVERLAYS`', then `--overlays` (a later layer wins a tie, so a flag beats the
+    /// environment, which beats the file).
+    pub overlays: Vec<Setting<PathBuf>>,
     /// The host root passed to collectors.
     pub host_root: Setting<PathBuf>,
+    /// The directory the built-in `facts` collector reads.
+    pub facts_dir: Setting<PathBuf>,
     /// Collector options from the file's `[collectors.NAME]` tables.
     pub collector_options: BTreeMap<String, BTreeMap<String, Setting<String>>>,
     /// `eidos serve`'s settings.
@@ -544,6 +554,28 @@ impl Settings {
                 .map(|s| Setting::new(PathBuf::from(s.value), s.source)),
             file.value(&f.recipes),
         );
+        let mut overlays: Vec<Setting<PathBuf>> = Vec::new();
+        if let Some(dirs) = file.value(&f.overlays) {
+            overlays.extend(
+                dirs.value
+                    .into_iter()
+                    .map(|d| Setting::new(d, dirs.source.clone())),
+            );
+        }
+        if let Some(path) = env.get("EIDOS_OVERLAYS")? {
+            overlays.extend(
+                path.value
+                    .split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Setting::new(PathBuf::from(d), path.source.clone())),
+            );
+        }
+        overlays.extend(
+            flags
+                .overlays
+                .iter()
+                .map(|d| Setting::new(d.clone(), Source::Flag("--overlays"))),
+        );
         let host_root = first(
             None,
             env.get("EIDOS_HOST_ROOT")?
@@ -551,6 +583,18 @@ impl Settings {
             file.value(&f.host_root),
         )
         .unwrap_or_else(|| Setting::new(PathBuf::from("/"), Source::Default));
+        let facts_dir = first(
+            flag(flags.facts_dir.clone(), "--facts-dir"),
+            env.get("EIDOS_FACTS_DIR")?
+                .map(|s| Setting::new(PathBuf::from(s.value), s.source)),
+            file.value(&f.facts_dir),
+        )
+        .unwrap_or_else(|| {
+            Setting::new(
+                PathBuf::from(crate::host::facts::DEFAULT_DIR),
+                Source::Default,
+            )
+        });
         let collector_options = f
             .collectors
             .iter()
@@ -579,7 +623,9 @@ impl Settings {
             plugin_lock,
             allow_insecure_plugins: flags.allow_insecure_plugins,
             recipes,
+            overlays,
             host_root,
+            facts_dir,
             collector_options,
             serve: serve_settings(&flags.serve, &env, &file)?,
         })

@@ -2,8 +2,10 @@
 //!
 //! `base.yaml` holds `measurements:`; every other file holds `overlays:`, a list of
 //! `{key, description?, measurements}`. A measurement is `{type, subtypes: [{subtype, data,
-//! context?, severity?}]}` with a known type (os, systemd, k8s, gpu; any case). Every value must
-//! be a valid constraint (a plain value or an operator, see [`crate::validate::Expectation`]).
+//! context?, severity?}]}`. Its type is one eidos's collectors write (os, systemd, k8s, gpu; any
+//! case) or a vendor's (`acme-nic`: see [`measurement_type`]); types are kept in lower case, as
+//! validation compares them without regard to case. Every value must be a valid constraint (a
+//! plain value or an operator, see [`crate::validate::Expectation`]).
 
 use crate::key::OverlayKey;
 use crate::model::{RecipeMeasurement, RecipeSubtype, Severity};
@@ -146,18 +148,39 @@ pub(crate) fn parse_overlays(text: &str) -> Result<Vec<OverlayData>, String> {
         .collect()
 }
 
+/// The longest measurement type name.
+pub const MAX_TYPE_LEN: usize = 64;
+
+/// A measurement type as recipe data may name it, normalized to lower case: one of eidos's own
+/// types, or a vendor's (a collector plugin may write any type): 1 to [`MAX_TYPE_LEN`] ASCII
+/// letters, digits, `-`, `_` and `.`, starting with a letter or digit. A type never holds `/`,
+/// which ends the type in a `TYPE/SUBTYPE/KEY` path.
+pub fn measurement_type(name: &str) -> Result<String, String> {
+    if let Some(known) = MeasurementType::parse(name) {
+        return Ok(known.as_str().to_owned());
+    }
+    let valid = !name.is_empty()
+        && name.len() <= MAX_TYPE_LEN
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        return Ok(name.to_ascii_lowercase());
+    }
+    let known: Vec<_> = MeasurementType::ALL.iter().map(|t| t.as_str()).collect();
+    Err(format!(
+        "invalid measurement type {:?}: expected one of {} or a vendor type such as acme-nic (1 to {MAX_TYPE_LEN} letters, digits, '-', '_' or '.', starting with a letter or digit)",
+        crate::query::excerpt(name),
+        known.join(", ")
+    ))
+}
+
 fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<RecipeMeasurement>, String> {
     let mut out: Vec<RecipeMeasurement> = Vec::with_capacity(raw.len());
     for m in raw {
-        let kind = MeasurementType::parse(&m.kind).ok_or_else(|| {
-            let known: Vec<_> = MeasurementType::ALL.iter().map(|t| t.as_str()).collect();
-            format!(
-                "unknown measurement type {:?}: expected one of {}",
-                m.kind,
-                known.join(", ")
-            )
-        })?;
-        if out.iter().any(|seen| seen.kind == kind.as_str()) {
+        let kind = measurement_type(&m.kind)?;
+        if out.iter().any(|seen| seen.kind == kind) {
             return Err(format!("measurement type {kind} is listed twice"));
         }
         let mut subtypes: Vec<RecipeSubtype> = Vec::with_capacity(m.subtypes.len());
@@ -202,10 +225,7 @@ fn convert_measurements(raw: Vec<RawMeasurement>) -> Result<Vec<RecipeMeasuremen
                 severity,
             });
         }
-        out.push(RecipeMeasurement {
-            kind: kind.as_str().to_owned(),
-            subtypes,
-        });
+        out.push(RecipeMeasurement { kind, subtypes });
     }
     Ok(out)
 }
@@ -278,7 +298,11 @@ mod tests {
         let table: &[(String, &str)] = &[
             ("overlays: [".into(), "malformed YAML"),
             ("measurements: []\n".into(), "malformed YAML: unknown field `measurements`"),
-            (m("      - type: network\n        subtypes: []\n"), "unknown measurement type \"network\": expected one of os, systemd, k8s, gpu"),
+            (m("      - type: acme/nic\n        subtypes: []\n"), "invalid measurement type \"acme/nic\": expected one of os, systemd, k8s, gpu or a vendor type"),
+            (m("      - type: \"\"\n        subtypes: []\n"), "invalid measurement type \"\""),
+            (m("      - type: -nic\n        subtypes: []\n"), "starting with a letter or digit"),
+            (m(&format!("      - type: {}\n        subtypes: []\n", "n".repeat(65))), "1 to 64 letters"),
+            (m("      - type: acme-nic\n        subtypes: []\n      - type: ACME-NIC\n        subtypes: []\n"), "measurement type acme-nic is listed twice"),
             (m("      - type: os\n        subtypes: []\n      - type: OS\n        subtypes: []\n"), "listed twice"),
             (m("      - type: os\n        subtypes:\n          - subtype: a\n            data: {x: 1}\n            context: {y: why}\n"), "context for \"y\", which has no value"),
             (m("      - type: os\n        subtypes:\n          - subtype: a\n            data: {x: 1}\n            context: {x: \"two\\nlines\"}\n"), "must be one non-empty line"),

@@ -202,6 +202,14 @@ impl OverlayKey {
         Ok(OverlayKey { conditions })
     }
 
+    /// The key of values that apply to every node: an overlay layer's `base.yaml`. The least
+    /// specific key of all (no field), so those values apply before any keyed overlay's.
+    pub(crate) fn always() -> OverlayKey {
+        OverlayKey {
+            conditions: Vec::new(),
+        }
+    }
+
     /// Whether a query satisfies every condition. A required field the query leaves unspecified
     /// does not match.
     pub(crate) fn matches(&self, query: &ParsedQuery<'_>) -> bool {

@@ -5,6 +5,8 @@
 //! API contract (used by eidos-cli and eidos-server; keep these signatures):
 //! - [`RecipeStore::embedded`]: the store built from the data compiled into the binary, parsed once.
 //! - [`RecipeStore::load_dir`]: a store from a directory of YAML files (air-gapped sites).
+//! - [`RecipeStore::with_layers`]: a store with overlay layers (vendors' and sites' directories)
+//!   on top; conflicts go by key specificity, then layer order.
 //! - [`Query::from_pairs`]: a query from `name=value` pairs (CLI flags, HTTP query parameters);
 //!   errors name the parameter and the allowed values.
 //! - [`Query::from_snapshot`]: a query derived from a node snapshot
@@ -33,7 +35,7 @@ pub mod version;
 pub mod vocab;
 mod walk;
 
-pub use data::MAX_NESTING;
+pub use data::{measurement_type, MAX_NESTING, MAX_TYPE_LEN};
 pub use derive::{gpu_from_model, service_from_version, DeriveError};
 pub use model::{RecipeMeasurement, RecipeSubtype, Severity};
 pub use query::{parameter_names, Query, QueryError};

@@ -76,7 +76,7 @@ impl QueryError {
 const EXCERPT_LEN: usize = 64;
 
 /// `text`, cut to [`EXCERPT_LEN`] characters with `…` when longer.
-fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     match text.char_indices().nth(EXCERPT_LEN) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),

@@ -24,7 +24,7 @@ mod embedded {
 }
 
 /// One overlay, ready to apply.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Overlay {
     key: OverlayKey,
     /// The `matchedRules` line, made once at load.
@@ -35,10 +35,20 @@ struct Overlay {
 }
 
 /// The immutable, shareable set of recipe data: a base and overlays, validated and sorted in
-/// the order they apply (least specific first; ties in file order).
+/// the order they apply (least specific first; ties in layer order, then file order).
 #[derive(Debug)]
 pub struct RecipeStore {
     base: Vec<Measurement>,
+    overlays: Vec<Overlay>,
+}
+
+/// The recipe files of one directory: (name shown in errors, path relative to the directory,
+/// text), in path order.
+type DirFiles = Vec<(String, String, String)>;
+
+/// The files of one layer, parsed: its base (if it has one) and its overlays in file order.
+struct ParsedFiles {
+    base: Option<Vec<Measurement>>,
     overlays: Vec<Overlay>,
 }
 
@@ -62,24 +72,7 @@ impl RecipeStore {
     /// directories are not followed (each is logged as a warning). A recipe file that is not a
     /// regular file (a FIFO, a device) or is larger than [`MAX_FILE_BYTES`] is refused.
     pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
-        let found = walk::recipe_files(dir).map_err(|e| LoadError {
-            file: e.path.display().to_string(),
-            reason: e.reason,
-        })?;
-        for link in &found.skipped_links {
-            tracing::warn!(
-                link = %link.display(),
-                "recipe data: not following a link to a directory"
-            );
-        }
-        let mut files = Vec::with_capacity(found.files.len());
-        for file in found.files {
-            let text = read_recipe_file(&file.path).map_err(|reason| LoadError {
-                file: file.path.display().to_string(),
-                reason,
-            })?;
-            files.push((file.path.display().to_string(), file.rel, text));
-        }
+        let files = read_dir_files(dir)?;
         Self::from_files(
             files
                 .iter()
@@ -88,66 +81,59 @@ impl RecipeStore {
         )
     }
 
+    /// This store's data with overlay layers on top, in order (a later layer wins over an earlier
+    /// one). Each layer is a directory read as [`RecipeStore::load_dir`] reads one (same files,
+    /// same limits, same checks) with two differences: its `base.yaml` is optional, and holds
+    /// values for every node, applied on top of the data below before any keyed overlay; and its
+    /// overlay keys need only be unique within the layer.
+    ///
+    /// Values are applied from the least to the most specific key, whatever their layer; between
+    /// keys of equal specificity, the later layer wins (and within a layer, the later file). A
+    /// layer's rules and value sources name its files by their full path, so a recipe's
+    /// `matchedRules` and a validation report's sources tell the layers apart.
+    pub fn with_layers<P: AsRef<Path>>(&self, layers: &[P]) -> Result<RecipeStore, LoadError> {
+        let mut overlays = self.overlays.clone();
+        for dir in layers {
+            let dir = dir.as_ref();
+            let files = read_dir_files(dir)?;
+            let parsed = parse_files(
+                files
+                    .iter()
+                    .map(|(shown, rel, text)| (shown.clone(), rel.clone(), text.as_str())),
+                Naming::FullPath,
+            )?;
+            if let Some(base) = parsed.base {
+                let file = dir.join(BASE_FILE).display().to_string();
+                overlays.push(Overlay {
+                    key: OverlayKey::always(),
+                    rule: format!("every node ({file})"),
+                    source: file,
+                    measurements: base,
+                });
+            }
+            overlays.extend(parsed.overlays);
+        }
+        // Stable: equal specificity keeps the order built above, layer by layer, file by file.
+        overlays.sort_by_key(|o| o.key.specificity());
+        Ok(RecipeStore {
+            base: self.base.clone(),
+            overlays,
+        })
+    }
+
     /// Loads from (name shown in errors, path relative to the data root, text), in apply order.
     pub(crate) fn from_files<'t>(
         files: impl IntoIterator<Item = (String, String, &'t str)>,
         root: &str,
     ) -> Result<RecipeStore, LoadError> {
-        let mut base = None;
-        // (source file, path under the root, overlay) in file order.
-        let mut overlays: Vec<(String, String, OverlayData)> = Vec::new();
-        // Every key seen so far and the file it came from: duplicates are found in linear time.
-        let mut keys: HashMap<OverlayKey, String> = HashMap::new();
-        for (shown, rel, text) in files {
-            let fail = |reason: String| LoadError {
-                file: shown.clone(),
-                reason,
-            };
-            if text.len() > MAX_FILE_BYTES {
-                return Err(fail(too_large()));
-            }
-            if rel == BASE_FILE {
-                base = Some(data::parse_base(text).map_err(fail)?);
-                continue;
-            }
-            for overlay in data::parse_overlays(text).map_err(fail)? {
-                match keys.entry(overlay.key.clone()) {
-                    Entry::Occupied(other) => {
-                        return Err(fail(format!(
-                            "two overlays have the same key {{{}}}: here and in {}",
-                            overlay.key,
-                            other.get()
-                        )));
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(shown.clone());
-                    }
-                }
-                overlays.push((shown.clone(), rel.clone(), overlay));
-            }
-        }
-        let base = base.ok_or_else(|| LoadError {
+        let parsed = parse_files(files, Naming::Relative)?;
+        let base = parsed.base.ok_or_else(|| LoadError {
             file: root.to_owned(),
             reason: format!("no {BASE_FILE}: a recipe directory needs a {BASE_FILE} at its root"),
         })?;
+        let mut overlays = parsed.overlays;
         // Stable: equal specificity keeps file order.
-        overlays.sort_by_key(|(_, _, o)| o.key.specificity());
-        let overlays = overlays
-            .into_iter()
-            .map(|(_, rel, o)| {
-                let mut rule = format!("{} ({rel})", o.key);
-                if let Some(d) = &o.description {
-                    rule.push_str(": ");
-                    rule.push_str(d.trim());
-                }
-                Overlay {
-                    source: format!("{rel} ({})", o.key),
-                    key: o.key,
-                    rule,
-                    measurements: o.measurements,
-                }
-            })
-            .collect();
+        overlays.sort_by_key(|o| o.key.specificity());
         Ok(RecipeStore { base, overlays })
     }
 
@@ -199,6 +185,98 @@ impl RecipeStore {
     /// The `matchedRules` line of every overlay, in the order they apply.
     pub fn rules(&self) -> impl Iterator<Item = &str> {
         self.overlays.iter().map(|o| o.rule.as_str())
+    }
+}
+
+/// Reads the recipe files below `dir` (see [`RecipeStore::load_dir`]).
+fn read_dir_files(dir: &Path) -> Result<DirFiles, LoadError> {
+    let found = walk::recipe_files(dir).map_err(|e| LoadError {
+        file: e.path.display().to_string(),
+        reason: e.reason,
+    })?;
+    for link in &found.skipped_links {
+        tracing::warn!(
+            link = %link.display(),
+            "recipe data: not following a link to a directory"
+        );
+    }
+    let mut files = Vec::with_capacity(found.files.len());
+    for file in found.files {
+        let text = read_recipe_file(&file.path).map_err(|reason| LoadError {
+            file: file.path.display().to_string(),
+            reason,
+        })?;
+        files.push((file.path.display().to_string(), file.rel, text));
+    }
+    Ok(files)
+}
+
+/// How rules and value sources name a file.
+#[derive(Clone, Copy)]
+enum Naming {
+    /// By its path relative to the data root (`overlays/gpu.yaml`): the data in use.
+    Relative,
+    /// By its full path: an overlay layer, so that it cannot be mistaken for the data below.
+    FullPath,
+}
+
+/// Parses one layer's files: (name shown in errors, path relative to the layer's root, text).
+/// Two overlays with the same key are an error.
+fn parse_files<'t>(
+    files: impl IntoIterator<Item = (String, String, &'t str)>,
+    naming: Naming,
+) -> Result<ParsedFiles, LoadError> {
+    let mut base = None;
+    let mut overlays: Vec<Overlay> = Vec::new();
+    // Every key seen so far and the file it came from: duplicates are found in linear time.
+    let mut keys: HashMap<OverlayKey, String> = HashMap::new();
+    for (shown, rel, text) in files {
+        let fail = |reason: String| LoadError {
+            file: shown.clone(),
+            reason,
+        };
+        if text.len() > MAX_FILE_BYTES {
+            return Err(fail(too_large()));
+        }
+        let name = match naming {
+            Naming::Relative => &rel,
+            Naming::FullPath => &shown,
+        };
+        if rel == BASE_FILE {
+            base = Some(data::parse_base(text).map_err(fail)?);
+            continue;
+        }
+        for overlay in data::parse_overlays(text).map_err(fail)? {
+            match keys.entry(overlay.key.clone()) {
+                Entry::Occupied(other) => {
+                    return Err(fail(format!(
+                        "two overlays have the same key {{{}}}: here and in {}",
+                        overlay.key,
+                        other.get()
+                    )));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(shown.clone());
+                }
+            }
+            overlays.push(ready(name, overlay));
+        }
+    }
+    Ok(ParsedFiles { base, overlays })
+}
+
+/// An overlay from the file named `file`, with its rule line and value source.
+fn ready(file: &str, o: OverlayData) -> Overlay {
+    let mut rule = format!("{} ({file})", o.key);
+    if let Some(d) = &o.description {
+        rule.push_str(": ");
+        rule.push_str(d.trim());
+    }
+    Overlay {
+        source: format!("{file} ({})", o.key),
+        key: o.key,
+        rule,
+        measurements: o.measurements,
     }
 }
 
@@ -475,10 +553,10 @@ mod tests {
             (
                 vec![(
                     "base.yaml",
-                    "measurements:\n  - type: disk\n    subtypes: []\n".into(),
+                    "measurements:\n  - type: disk/0\n    subtypes: []\n".into(),
                 )],
                 "base.yaml",
-                "unknown measurement type \"disk\"",
+                "invalid measurement type \"disk/0\"",
             ),
             (
                 vec![
@@ -849,6 +927,168 @@ mod tests {
             .collect();
         // Single-field overlays first, in file order (overlays/gpu.yaml before overlays/service.yaml).
         assert_eq!(keys, ["gpu=h100", "service=eks", "service=eks, gpu=h100"]);
+    }
+
+    /// A vendor's `base.yaml` in a layer: a value for `acme-nic`, and `a` for every node.
+    const VENDOR_BASE: &str = "measurements:\n  - type: acme-nic\n    subtypes:\n      - subtype: eth0\n        data: {mtu: 9000}\n  - type: OS\n    subtypes:\n      - subtype: sysctl\n        data: {a: \"vendor\"}\n";
+
+    fn source(store: &RecipeStore, q: &Query, kind: &str, key: &str) -> String {
+        let sub = if kind == "os" { "sysctl" } else { "eth0" };
+        store
+            .provenance(q)
+            .source(&crate::validate::KeyPath::new(kind, sub, key))
+            .unwrap_or_else(|| panic!("no source for {kind}/{sub}/{key}"))
+            .to_owned()
+    }
+
+    #[test]
+    fn layers_add_vendor_types_and_ties_go_to_the_later_layer() {
+        let data = dir_with(&[
+            ("base.yaml", BASE),
+            (
+                "o.yaml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "data")),
+            ),
+        ]);
+        let first = dir_with(&[
+            ("base.yaml", VENDOR_BASE),
+            (
+                "v.yaml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "first")),
+            ),
+        ]);
+        let second = dir_with(&[(
+            "sub/w.yml",
+            &format!("overlays:\n{}", overlay("gpu: h100", "second")),
+        )]);
+        let store = RecipeStore::load_dir(data.path()).unwrap();
+        let layered = store.with_layers(&[first.path(), second.path()]).unwrap();
+
+        // No query: the data's base, then the vendor base (every node) on top.
+        let q = query(&[]);
+        let recipe = layered.build(&q);
+        assert_eq!(value_of_a(&recipe), &Reading::Str("vendor".into()));
+        let nic = recipe.measurements.iter().find(|m| m.kind == "acme-nic");
+        let nic = nic.expect("the vendor type is in the recipe");
+        assert_eq!(nic.subtypes[0].data["mtu"], Reading::Int(9000));
+        let vendor_base = first.path().join("base.yaml").display().to_string();
+        assert_eq!(source(&layered, &q, "acme-nic", "mtu"), vendor_base);
+        assert_eq!(source(&layered, &q, "os", "a"), vendor_base);
+        assert_eq!(source(&layered, &q, "os", "b"), "base.yaml");
+        assert_eq!(
+            recipe.matched_rules,
+            [format!("every node ({vendor_base})")]
+        );
+
+        // Three overlays with the same key: the data's, then the first layer's, then the second's.
+        let q = query(&[("gpu", "h100")]);
+        let recipe = layered.build(&q);
+        assert_eq!(value_of_a(&recipe), &Reading::Str("second".into()));
+        let second_file = second.path().join("sub/w.yml").display().to_string();
+        assert_eq!(
+            source(&layered, &q, "os", "a"),
+            format!("{second_file} (gpu=h100)")
+        );
+        let first_file = first.path().join("v.yaml").display().to_string();
+        assert_eq!(
+            recipe.matched_rules,
+            [
+                format!("every node ({vendor_base})"),
+                "gpu=h100 (o.yaml)".to_owned(),
+                format!("gpu=h100 ({first_file})"),
+                format!("gpu=h100 ({second_file})"),
+            ]
+        );
+
+        // In the other order, the first layer wins.
+        let swapped = store.with_layers(&[second.path(), first.path()]).unwrap();
+        assert_eq!(
+            value_of_a(&swapped.build(&q)),
+            &Reading::Str("first".into())
+        );
+        // The store below is unchanged.
+        assert_eq!(value_of_a(&store.build(&q)), &Reading::Str("data".into()));
+    }
+
+    #[test]
+    fn specificity_beats_layer_order() {
+        let data = dir_with(&[
+            ("base.yaml", BASE),
+            (
+                "o.yaml",
+                &format!(
+                    "overlays:\n{}",
+                    overlay("gpu: h100, service: eks", "specific")
+                ),
+            ),
+        ]);
+        let layer = dir_with(&[
+            ("base.yaml", VENDOR_BASE),
+            (
+                "v.yaml",
+                &format!("overlays:\n{}", overlay("gpu: h100", "layer")),
+            ),
+        ]);
+        let store = RecipeStore::load_dir(data.path())
+            .unwrap()
+            .with_layers(&[layer.path()])
+            .unwrap();
+        let q = query(&[("gpu", "h100"), ("service", "eks")]);
+        assert_eq!(
+            value_of_a(&store.build(&q)),
+            &Reading::Str("specific".into())
+        );
+        assert_eq!(
+            source(&store, &q, "os", "a"),
+            "o.yaml (service=eks, gpu=h100)"
+        );
+        // A layer's keyed overlay beats the layer's (and the data's) values for every node.
+        let q = query(&[("gpu", "h100")]);
+        assert_eq!(value_of_a(&store.build(&q)), &Reading::Str("layer".into()));
+    }
+
+    #[test]
+    fn a_layer_is_checked_as_recipe_data_is() {
+        let store = RecipeStore::load_dir(dir_with(&[("base.yaml", BASE)]).path()).unwrap();
+        let twice = format!(
+            "overlays:\n{}{}",
+            overlay("gpu: h100", "x"),
+            overlay("gpu: h100", "y")
+        );
+        let too_deep = format!("overlays: {}1{}", "[".repeat(70), "]".repeat(70));
+        let too_big = "#".repeat(MAX_FILE_BYTES + 1);
+        let table: &[(&str, &str, &str)] = &[
+            (
+                "v.yaml",
+                &twice,
+                "two overlays have the same key {gpu=h100}",
+            ),
+            ("v.yaml", &too_deep, "nested more than 64 levels deep"),
+            ("v.yaml", &too_big, "larger than 4 MiB"),
+            (
+                "v.yaml",
+                "overlays:\n  - key: {}\n    measurements: []\n",
+                "overlay key is empty",
+            ),
+            (
+                "base.yaml",
+                "measurements:\n  - type: acme/nic\n    subtypes: []\n",
+                "invalid measurement type",
+            ),
+            ("base.yaml", "overlays: []\n", "unknown field `overlays`"),
+        ];
+        for (file, text, message) in table {
+            let layer = dir_with(&[(file, text)]);
+            let err = store.with_layers(&[layer.path()]).unwrap_err();
+            assert_eq!(err.file, layer.path().join(file).display().to_string());
+            assert!(err.reason.contains(message), "{file}: {err}");
+        }
+        let missing = dir_with(&[]).path().join("nope");
+        assert!(store.with_layers(&[missing]).is_err());
+        // An empty layer adds nothing.
+        let empty = dir_with(&[]);
+        let layered = store.with_layers(&[empty.path()]).unwrap();
+        assert_eq!(layered.overlay_count(), store.overlay_count());
     }
 
     proptest::proptest! {

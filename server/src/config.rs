@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// A directory of recipe YAML files to serve instead of the embedded data.
     pub recipes_dir: Option<PathBuf>,
+    /// Overlay layers added on top of the recipe data, in order (a later one wins a tie; see
+    /// [`eidos_recipes::RecipeStore::with_layers`]).
+    pub overlay_dirs: Vec<PathBuf>,
 }
 
 /// The default port, also used when only `PORT` is not set.
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(15),
             recipes_dir: None,
+            overlay_dirs: Vec::new(),
         }
     }
 }

@@ -103,9 +103,16 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<ShutdownReport, ServerError> {
         let recipes_dir = self.config.recipes_dir.clone();
-        let load = tokio::task::spawn_blocking(move || match recipes_dir {
-            Some(dir) => RecipeStore::load_dir(&dir).map(Arc::new),
-            None => RecipeStore::embedded(),
+        let overlay_dirs = self.config.overlay_dirs.clone();
+        let load = tokio::task::spawn_blocking(move || {
+            let data = match recipes_dir {
+                Some(dir) => RecipeStore::load_dir(&dir).map(Arc::new),
+                None => RecipeStore::embedded(),
+            }?;
+            if overlay_dirs.is_empty() {
+                return Ok(data);
+            }
+            data.with_layers(&overlay_dirs).map(Arc::new)
         });
         self.serve_with_store(load, shutdown).await
     }

@@ -194,6 +194,9 @@ pub fn hermetic(program: impl AsRef<std::ffi::OsStr>) -> Hermetic {
         }
     }
     cmd.env("HOME", home.path());
+    // The built-in facts collector's default directory is the machine's /etc/eidos/facts.d: point
+    // it at a directory that does not exist, inside the private HOME.
+    cmd.env("EIDOS_FACTS_DIR", home.path().join("facts.d"));
     Hermetic { cmd, home }
 }
 

@@ -84,7 +84,7 @@ fn unknown_collector_format_and_options_are_usage_errors_listing_what_exists() {
     assert_eq!(out.code, Some(2));
     assert!(
         out.stderr
-            .contains("unknown collector \"gpux\": available collectors are os"),
+            .contains("unknown collector \"gpux\": available collectors are facts, os"),
         "{}",
         out.stderr
     );

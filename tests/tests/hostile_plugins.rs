@@ -27,6 +27,7 @@ fn list(dir: &Path) -> (Run, Vec<(String, Value)>) {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|e| e["builtin"] != true)
             .map(|e| {
                 let path = e["path"].as_str().unwrap();
                 let name = path.rsplit('/').next().unwrap().to_owned();
@@ -236,4 +237,57 @@ proptest! {
             refusal(&status, &dir);
         }
     }
+}
+
+/// The probe cache (`host/probe_cache.rs`) remembers libraries by the hash of their bytes: a file
+/// that loaded before and is then replaced, under the same name and path, by a library that crashes
+/// whoever loads it must be probed again and refused, never loaded into the host on the strength of
+/// the old entry.
+#[test]
+fn a_probe_cache_entry_never_vouches_for_other_bytes_under_the_same_name() {
+    let dir = PluginDir::with(BASE);
+    dir.add_file(DAMAGED, &example_bytes());
+    let cache_home = tempfile::tempdir().unwrap();
+    let list_with_cache = || {
+        let mut cmd = eidos(&[dir.path()]);
+        cmd.env("XDG_CACHE_HOME", cache_home.path())
+            .args(["plugins", "list", "-f", "json"]);
+        run(&mut cmd)
+    };
+    let first = list_with_cache();
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let probed = cache_home.path().join("eidos/probed");
+    let entries = std::fs::read_dir(&probed)
+        .unwrap_or_else(|e| panic!("{}: {e}", probed.display()))
+        .count();
+    assert_eq!(entries, BASE.len() + 1, "one entry per library probed");
+
+    // A second run finds every library in the cache: nothing new is written.
+    let second = list_with_cache();
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    assert_eq!(std::fs::read_dir(&probed).unwrap().count(), entries);
+
+    std::fs::copy(
+        built_library("fixture_crash_on_load"),
+        dir.path().join(DAMAGED),
+    )
+    .unwrap();
+    let third = list_with_cache();
+    assert_eq!(
+        third.code,
+        Some(0),
+        "the host must survive: {}",
+        third.stderr
+    );
+    let statuses = third.json();
+    let swapped = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"].as_str().unwrap().ends_with(DAMAGED))
+        .unwrap();
+    let why = swapped["status"]["refused"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("crashed a probe process"), "{swapped}");
 }

@@ -516,3 +516,90 @@ fn the_config_file_configures_the_server_below_flags_and_environment() {
         "--rate-limit 0 beats the file and disables limiting"
     );
 }
+
+#[test]
+fn overlays_are_served_on_top_of_the_data_and_validated() {
+    let overlay = tempfile::tempdir().unwrap();
+    std::fs::write(
+        overlay.path().join("acme.yaml"),
+        "overlays:\n  - key: {gpu: h100}\n    measurements:\n      - type: acme-nic\n        subtypes:\n          - subtype: eth0\n            data: {mtu: 9000}\n",
+    )
+    .unwrap();
+    let served = Served::start(&["--overlays", overlay.path().to_str().unwrap()]);
+    let doc = api_recipe(&http(served.addr, "GET", "/v1/recipe?gpu=h100", &[], b"").unwrap());
+    let types: Vec<&str> = doc["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"os"),
+        "the built-in data is still there: {types:?}"
+    );
+    assert_eq!(types.last(), Some(&"acme-nic"), "{doc}");
+    // The same document as the CLI with the same overlay.
+    assert_eq!(
+        doc,
+        cli_recipe(&[
+            "--gpu",
+            "h100",
+            "--overlays",
+            overlay.path().to_str().unwrap()
+        ])
+    );
+
+    // POST /v1/validate checks the vendor's reading, and names the layer that set it.
+    let snapshot = serde_json::json!({
+        "kind": "Snapshot",
+        "apiVersion": "snapshot.dgxc.io/v1",
+        "measurements": [
+            {"type": "GPU", "subtypes": [{"subtype": "smi", "data": {"gpu.model": "NVIDIA H100 80GB HBM3"}}]},
+            {"type": "acme-nic", "subtypes": [{"subtype": "eth0", "data": {"mtu": 1500}}]}
+        ]
+    });
+    let answer = http(
+        served.addr,
+        "POST",
+        "/v1/validate",
+        &[("Content-Type", "application/json")],
+        &serde_json::to_vec(&snapshot).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let report: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let mtu = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "acme-nic")
+        .unwrap_or_else(|| panic!("no acme-nic result: {report}"));
+    assert_eq!(mtu["status"], "failed", "{mtu}");
+    assert_eq!(mtu["actual"], 1500, "{mtu}");
+    let file = overlay.path().join("acme.yaml");
+    assert_eq!(
+        mtu["source"],
+        format!("{} (gpu=h100)", file.display()),
+        "{mtu}"
+    );
+}
+
+#[test]
+fn a_bad_overlay_is_refused_at_startup_naming_it() {
+    let out = eidos_e2e::run(eidos(&[]).args(["serve", "--overlays", "/nonexistent/overlay"]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/overlay") && out.stderr.contains("--overlays"),
+        "{}",
+        out.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("acme.yaml"), "overlays: [[[").unwrap();
+    let out = eidos_e2e::run(
+        eidos(&[])
+            .args(["serve", "--addr", "127.0.0.1:0", "--overlays"])
+            .arg(dir.path()),
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("acme.yaml"), "{}", out.stderr);
+}

@@ -104,7 +104,16 @@ pub fn settings(settings: &Settings) -> Vec<Setting> {
         Some(r) => row("recipes", r, |p| p.display().to_string()),
         None => default_row("recipes", "embedded recipe data"),
     });
+    if settings.overlays.is_empty() {
+        out.push(default_row("overlays", "none"));
+    }
+    for dir in &settings.overlays {
+        out.push(row("overlays", dir, |d| d.display().to_string()));
+    }
     out.push(row("host-root", &settings.host_root, |p| {
+        p.display().to_string()
+    }));
+    out.push(row("facts-dir", &settings.facts_dir, |p| {
         p.display().to_string()
     }));
     for (collector, table) in &settings.collector_options {

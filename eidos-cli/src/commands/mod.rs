@@ -12,8 +12,10 @@ pub mod validate;
 
 use crate::error::{CliError, CliResult};
 use crate::host::discovery::SearchPathSpec;
-use crate::host::loader::LoadPolicy;
+use crate::host::facts::FactsCollector;
+use crate::host::loader::{LoadPolicy, LoadedPlugin};
 use crate::host::lock::Lock;
+use crate::host::probe_cache::ProbeCache;
 use crate::host::registry::Registry;
 use crate::settings::{Settings, Source};
 use std::sync::Arc;
@@ -58,6 +60,7 @@ impl Context {
         let policy = LoadPolicy {
             lock,
             allow_insecure: settings.allow_insecure_plugins,
+            probe_cache: ProbeCache::for_this_process().map(Arc::new),
         };
         // The flag, environment and file directories come resolved from the settings; the rest of
         // the search path (the executable's directory, the user's and the system's) from here.
@@ -82,7 +85,11 @@ impl Context {
                 .collect::<Vec<_>>()
                 .join(":")
         });
-        let registry = Registry::discover(spec.dirs(), policy);
+        let mut registry = Registry::discover(spec.dirs(), policy);
+        registry.add_builtin(LoadedPlugin::facts(FactsCollector::new(
+            settings.facts_dir.value.clone(),
+            !settings.allow_insecure_plugins,
+        )));
         for dir in registry.dirs() {
             tracing::debug!(dir = %dir.path.display(), source = ?dir.source, "plugin search path");
         }

@@ -27,6 +27,10 @@ pub fn lock(ctx: &Context, args: &PluginsLockArgs) -> CliResult {
     let mut registry = ctx.registry()?;
     let mut plugins = Vec::new();
     for entry in registry.entries() {
+        if entry.builtin {
+            // Part of eidos itself: the eidos binary is what a site pins.
+            continue;
+        }
         match &entry.status {
             PluginStatus::Loaded => {}
             PluginStatus::Shadowed { .. } => continue,
@@ -74,6 +78,7 @@ fn table(entries: &[PluginEntry]) -> String {
         .set_header(["NAME", "KIND", "VERSION", "API", "STATUS", "PATH"]);
     for e in entries {
         let status = match &e.status {
+            PluginStatus::Loaded if e.builtin => "built-in".to_owned(),
             PluginStatus::Loaded => "loaded".to_owned(),
             PluginStatus::Shadowed { by } => format!("shadowed by {}", by.display()),
             PluginStatus::Refused { reason } => format!("refused: {reason}"),

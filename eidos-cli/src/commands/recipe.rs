@@ -4,6 +4,7 @@
 use super::Context;
 use crate::error::{CliError, CliResult};
 use crate::host::output::{self, OutputError};
+use crate::host::registry::Registry;
 use crate::usage_error;
 use anyhow::Context as _;
 use clap::Args;
@@ -28,6 +29,10 @@ pub struct RecipeArgs {
     /// data built into eidos [env: EIDOS_RECIPES; config: recipes].
     #[arg(long, value_name = "DIR")]
     pub recipes: Option<PathBuf>,
+    /// Add the overlay files in this directory on top of the recipe data in use (repeatable; a
+    /// later one wins a tie) [env: EIDOS_OVERLAYS, colon-separated; config: overlays].
+    #[arg(long = "overlays", value_name = "DIR")]
+    pub overlays: Vec<PathBuf>,
     /// Output format, by the names serializer plugins declare [env: EIDOS_FORMAT] (default: by
     /// --output's extension (.json, .yaml, .yml), else the config file's format, else yaml).
     #[arg(long, short = 'f')]
@@ -75,8 +80,7 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
         tracing::debug!(?derived, "query derived from the snapshot");
         query = query.or(&derived);
     }
-    let recipes = ctx.settings.recipes.as_ref().map(|r| r.value.as_path());
-    let store = load_store(recipes)?;
+    let store = load_store(ctx, &registry)?;
     let recipe = store.build(&query);
     for rule in &recipe.matched_rules {
         tracing::debug!(rule = %rule, "overlay applied");
@@ -131,15 +135,48 @@ pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot
     crate::input::read_snapshot(path).map_err(CliError::usage)
 }
 
-/// The recipe data: from `--recipes DIR`, else built in.
-pub(crate) fn load_store(dir: Option<&Path>) -> CliResult<Arc<RecipeStore>> {
-    match dir {
-        Some(dir) => RecipeStore::load_dir(dir)
+/// The folder of a plugin directory whose recipe data is layered on top when the directory is
+/// searched for plugins.
+pub const PLUGIN_RECIPES_FOLDER: &str = "recipes";
+
+/// The recipe data in use: `--recipes DIR` (else the built-in data), then, as overlay layers on
+/// top, the `recipes/` folder of each plugin directory searched (the last searched first, so that
+/// the first directory wins a tie, as its plugins win), then `--overlays` (config file, then
+/// `EIDOS_OVERLAYS`, then the flags).
+pub(crate) fn load_store(ctx: &Context, registry: &Registry) -> CliResult<Arc<RecipeStore>> {
+    let data = match &ctx.settings.recipes {
+        Some(dir) => RecipeStore::load_dir(&dir.value)
             .map(Arc::new)
-            .map_err(|e| usage_error!("invalid recipe data: {e}")),
+            .map_err(|e| usage_error!("invalid recipe data: {e}"))?,
         None => RecipeStore::embedded()
-            .map_err(|e| CliError::runtime(anyhow::anyhow!("the built-in recipe data: {e}"))),
+            .map_err(|e| CliError::runtime(anyhow::anyhow!("the built-in recipe data: {e}")))?,
+    };
+    let mut layers: Vec<(PathBuf, String)> = registry
+        .companion_folders(PLUGIN_RECIPES_FOLDER)
+        .into_iter()
+        .rev()
+        .map(|f| {
+            let origin = format!("recipe data of plugin directory {}", f.dir.path.display());
+            (f.path, origin)
+        })
+        .collect();
+    layers.extend(
+        ctx.settings
+            .overlays
+            .iter()
+            .map(|o| (o.value.clone(), o.source.to_string())),
+    );
+    if layers.is_empty() {
+        return Ok(data);
     }
+    let mut store = data;
+    for (path, origin) in layers {
+        tracing::debug!(layer = %path.display(), %origin, "recipe overlay layer");
+        store = store.with_layers(&[&path]).map(Arc::new).map_err(|e| {
+            usage_error!("invalid recipe overlay {} ({origin}): {e}", path.display())
+        })?;
+    }
+    Ok(store)
 }
 
 pub(crate) fn output_error(e: OutputError) -> CliError {

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// config: recipes].
     #[arg(long, value_name = "DIR")]
     pub recipes: Option<PathBuf>,
+    /// Add the overlay files in this directory on top of the recipe data served (repeatable; a
+    /// later one wins a tie) [env: EIDOS_OVERLAYS, colon-separated; config: overlays].
+    #[arg(long = "overlays", value_name = "DIR")]
+    pub overlays: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -81,6 +85,7 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
         shutdown_timeout: serve.shutdown_timeout.value,
         body_limit: serve.body_limit.value,
         recipes_dir: settings.recipes.as_ref().map(|r| r.value.clone()),
+        overlay_dirs: settings.overlays.iter().map(|o| o.value.clone()).collect(),
         ..ServerConfig::default()
     }
 }
@@ -97,6 +102,15 @@ pub fn run(ctx: &Context) -> CliResult {
                 "recipes {} ({}): not a directory",
                 dir.display(),
                 source.unwrap_or_default()
+            )));
+        }
+    }
+    for overlay in &ctx.settings.overlays {
+        if !overlay.value.is_dir() {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "overlays {} ({}): not a directory",
+                overlay.value.display(),
+                overlay.source
             )));
         }
     }

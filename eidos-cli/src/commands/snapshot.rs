@@ -4,6 +4,7 @@ use super::Context;
 use crate::cli::{CollectArgs, SnapshotArgs};
 use crate::error::{CliError, CliResult};
 use crate::host::collect::{self, Job, JobResult, RunOptions};
+use crate::host::facts::{self, FactsCollector};
 use crate::host::output::{self, OutputError};
 use crate::host::registry::Registry;
 use crate::host::{discovery, options};
@@ -147,11 +148,16 @@ fn output_error(e: OutputError) -> CliError {
 
 /// The collector names to run: `--collectors` (else `default-collectors`, else every collector
 /// found but the opt-in ones), plus the required ones, each once, in the order given.
-fn wanted_names(chosen: &[String], required: &[String], available: &[String]) -> Vec<String> {
+fn wanted_names(
+    chosen: &[String],
+    required: &[String],
+    available: &[String],
+    opt_in: &[&str],
+) -> Vec<String> {
     let base: Vec<String> = if chosen.is_empty() {
         available
             .iter()
-            .filter(|n| !OPT_IN_COLLECTORS.contains(&discovery::normalize_name(n).as_str()))
+            .filter(|n| !opt_in.contains(&discovery::normalize_name(n).as_str()))
             .cloned()
             .collect()
     } else {
@@ -189,7 +195,13 @@ fn select_collectors(
         .collect();
     let every = chosen.is_empty();
     let mut plugins = Vec::new();
-    for name in wanted_names(chosen, &settings.require.value, &available) {
+    // The built-in facts collector joins the default set only where its directory exists, so
+    // nodes without static facts get no entry for it.
+    let mut opt_in = OPT_IN_COLLECTORS.to_vec();
+    if !FactsCollector::new(settings.facts_dir.value.clone(), false).dir_exists() {
+        opt_in.push(facts::NAME);
+    }
+    for name in wanted_names(chosen, &settings.require.value, &available, &opt_in) {
         let is_required = required.contains(&discovery::normalize_name(&name));
         match registry.get(PluginKind::Collector, &name) {
             None => {
@@ -359,13 +371,16 @@ mod tests {
     #[test]
     fn the_example_collector_runs_only_when_named() {
         let available = names(&["example", "gpu", "os"]);
-        assert_eq!(wanted_names(&[], &[], &available), ["gpu", "os"]);
         assert_eq!(
-            wanted_names(&names(&["example"]), &[], &available),
+            wanted_names(&[], &[], &available, OPT_IN_COLLECTORS),
+            ["gpu", "os"]
+        );
+        assert_eq!(
+            wanted_names(&names(&["example"]), &[], &available, OPT_IN_COLLECTORS),
             ["example"]
         );
         assert_eq!(
-            wanted_names(&[], &names(&["example"]), &available),
+            wanted_names(&[], &names(&["example"]), &available, OPT_IN_COLLECTORS),
             ["gpu", "os", "example"]
         );
     }
@@ -374,11 +389,21 @@ mod tests {
     fn required_collectors_join_the_selection_once() {
         let available = names(&["gpu", "k8s", "os"]);
         assert_eq!(
-            wanted_names(&names(&["os", "gpu"]), &names(&["gpu", "k8s"]), &available),
+            wanted_names(
+                &names(&["os", "gpu"]),
+                &names(&["gpu", "k8s"]),
+                &available,
+                OPT_IN_COLLECTORS
+            ),
             ["os", "gpu", "k8s"]
         );
         assert_eq!(
-            wanted_names(&names(&["os", " os", ""]), &[], &available),
+            wanted_names(
+                &names(&["os", " os", ""]),
+                &[],
+                &available,
+                OPT_IN_COLLECTORS
+            ),
             ["os"]
         );
     }

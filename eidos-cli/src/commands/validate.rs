@@ -73,6 +73,10 @@ pub struct ValidateArgs {
     /// EIDOS_RECIPES; config: recipes].
     #[arg(long, value_name = "DIR")]
     pub recipes: Option<PathBuf>,
+    /// Add the overlay files in this directory on top of the recipe data in use (repeatable; a
+    /// later one wins a tie) [env: EIDOS_OVERLAYS, colon-separated; config: overlays].
+    #[arg(long = "overlays", value_name = "DIR")]
+    pub overlays: Vec<PathBuf>,
     /// Output format, by the names serializer plugins declare: yaml, json, table, junit …
     /// [env: EIDOS_FORMAT] (default: by --output's extension (.json, .yaml, .yml; .xml →
     /// junit), else the config file's format, else yaml).
@@ -149,8 +153,7 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
             check(&snapshot, constraints, extra, fail_on, recipe)
         }
         None => {
-            let recipes = ctx.settings.recipes.as_ref().map(|r| r.value.as_path());
-            let store = load_store(recipes)?;
+            let store = load_store(ctx, &registry)?;
             let query = flags.or(&Query::from_snapshot(&snapshot));
             tracing::debug!(?query, "recipe query");
             let recipe = store.build(&query);

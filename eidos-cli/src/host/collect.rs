@@ -4,6 +4,10 @@
 //! answer with a timeout. A collector that times out is asked to stop through its cancellation flag;
 //! its thread is left behind (the process exits soon after) rather than waited for. In fail-fast
 //! mode the first failure cancels every collector still running.
+//!
+//! An executable collector (`exec.rs`) is a child process: its thread kills the process group when
+//! its flag is set, so before `run` returns every such thread is told to stop and waited for; no
+//! collector process outlives the run.
 
 use super::loader::LoadedPlugin;
 use eidos_plugin_api::model::{CollectorReport, CollectorStatus};
@@ -11,7 +15,7 @@ use eidos_plugin_api::wire::{CollectRequest, CollectResponse};
 use eidos_plugin_api::{Measurement, PLUGIN_API_VERSION};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -82,6 +86,7 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
         .collect();
     let mut results: Vec<Option<JobResult>> = vec![None; jobs.len()];
     let mut set = JoinSet::new();
+    let child_threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>> = Arc::default();
 
     for (index, job) in jobs.iter().enumerate() {
         let request = CollectRequest {
@@ -93,10 +98,12 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
         let plugin = job.plugin.clone();
         let flag = Arc::clone(&flags[index]);
         let timeout = job.timeout;
+        let child_threads = Arc::clone(&child_threads);
         set.spawn(async move {
             let begun = Instant::now();
             let (tx, rx) = oneshot::channel();
             let thread_flag = Arc::clone(&flag);
+            let runs_a_child = plugin.is_executable();
             let spawned = std::thread::Builder::new()
                 .name(format!("collector-{}", plugin.manifest.name))
                 .spawn(move || {
@@ -107,16 +114,23 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
                 Err(e) => Answer::Response(CollectResponse::error(format!(
                     "cannot start a thread: {e}"
                 ))),
-                Ok(_) => match tokio::time::timeout(timeout, rx).await {
-                    Ok(Ok(response)) => Answer::Response(response),
-                    Ok(Err(_closed)) => Answer::Response(CollectResponse::error(
-                        "the collector thread ended without an answer".to_owned(),
-                    )),
-                    Err(_elapsed) => {
-                        flag.store(true, Ordering::Relaxed);
-                        Answer::TimedOut
+                Ok(handle) => {
+                    if runs_a_child {
+                        if let Ok(mut threads) = child_threads.lock() {
+                            threads.push(handle);
+                        }
                     }
-                },
+                    match tokio::time::timeout(timeout, rx).await {
+                        Ok(Ok(response)) => Answer::Response(response),
+                        Ok(Err(_closed)) => Answer::Response(CollectResponse::error(
+                            "the collector thread ended without an answer".to_owned(),
+                        )),
+                        Err(_elapsed) => {
+                            flag.store(true, Ordering::Relaxed);
+                            Answer::TimedOut
+                        }
+                    }
+                }
             };
             (index, outcome, begun.elapsed())
         });
@@ -164,7 +178,28 @@ pub async fn run(jobs: Vec<Job>, settings: &RunOptions) -> Vec<JobResult> {
             }
         }
     }
+    stop_child_processes(&flags, &child_threads);
     results.into_iter().flatten().collect()
+}
+
+/// Tells every collector still running to stop and waits for the threads of executable collectors:
+/// each kills its process group as soon as it sees its flag (within milliseconds), so the wait is
+/// short, and afterwards no collector process is left. (A library collector's thread cannot be
+/// stopped from outside; it is left behind, as the module doc says.)
+fn stop_child_processes(
+    flags: &[Arc<AtomicBool>],
+    threads: &Mutex<Vec<std::thread::JoinHandle<()>>>,
+) {
+    for flag in flags {
+        flag.store(true, Ordering::Relaxed);
+    }
+    let handles = match threads.lock() {
+        Ok(mut threads) => std::mem::take(&mut *threads),
+        Err(_) => return,
+    };
+    for handle in handles {
+        let _ = handle.join();
+    }
 }
 
 fn to_result(job: &Job, outcome: Answer, elapsed: Duration) -> JobResult {

@@ -4,6 +4,10 @@
 //! `libeidos_serializer_NAME.so` (`.dylib` on macOS). Kind and name come from the file name, so
 //! that a shadowed plugin is never loaded at all: the first file of a kind and name along the search
 //! path wins, and later ones are reported as shadowed.
+//!
+//! An executable file named `eidos-collector-NAME` is a collector too (`exec.rs`); it shares the
+//! search order and the shadowing with library collectors of the same name (within one directory,
+//! files are taken in file-name order, so `eidos-collector-x` comes before `libeidos_collector_x.so`).
 
 use eidos_plugin_api::PluginKind;
 use std::path::{Path, PathBuf};
@@ -128,6 +132,17 @@ pub struct Candidate {
     pub shadowed_by: Option<PathBuf>,
 }
 
+impl Candidate {
+    /// Whether the file is an executable collector (`eidos-collector-NAME`) rather than a library.
+    pub fn is_executable(&self) -> bool {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(super::exec::parse_file_name)
+            .is_some()
+    }
+}
+
 /// Parses a plugin file name into its kind and name, or `None` if it is not a plugin file name.
 pub fn parse_file_name(file_name: &str) -> Option<(PluginKind, String)> {
     let stem = file_name
@@ -175,7 +190,9 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
             .collect();
         files.sort();
         for (file_name, path) in files {
-            let Some((kind, name)) = parse_file_name(&file_name) else {
+            let Some((kind, name)) = parse_file_name(&file_name).or_else(|| {
+                super::exec::parse_file_name(&file_name).map(|n| (PluginKind::Collector, n))
+            }) else {
                 continue;
             };
             if !path.is_file() {
@@ -192,6 +209,46 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
                 shadowed_by,
             });
         }
+    }
+    found
+}
+
+/// A folder a plugin directory carries beside its plugins (such as `recipes/`), for the command
+/// layer to use; the host does not look inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanionFolder {
+    /// The folder (`DIR/NAME`).
+    pub path: PathBuf,
+    /// The plugin directory that carries it.
+    pub dir: SearchDir,
+}
+
+/// The folder called `name` in each of `dirs` that has one (a real directory, not a link), in
+/// search order. With `check`, a folder that someone else could change (see
+/// [`super::security::check_directory`]) is left out with a warning, as a plugin file in such a
+/// place is refused.
+pub fn companion_folders(dirs: &[SearchDir], name: &str, check: bool) -> Vec<CompanionFolder> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        let path = dir.path.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                tracing::warn!(folder = %path.display(), "not a directory (links are not followed): ignored");
+                continue;
+            }
+            Err(_) => continue,
+        }
+        if check {
+            if let Err(reason) = super::security::check_directory(&path) {
+                tracing::warn!(folder = %path.display(), "refusing a plugin directory's folder: {reason}");
+                continue;
+            }
+        }
+        found.push(CompanionFolder {
+            path,
+            dir: dir.clone(),
+        });
     }
     found
 }
@@ -233,6 +290,50 @@ mod tests {
         assert_eq!(
             file_name_for(PluginKind::Collector, "acme-nic"),
             format!("libeidos_collector_acme_nic{so}")
+        );
+    }
+
+    #[test]
+    fn companion_folders_are_reported_in_search_order_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = |name: &str| SearchDir {
+            path: tmp.path().join(name),
+            source: DirSource::Flag,
+        };
+        let (a, b, c, d, e) = (dir("a"), dir("b"), dir("c"), dir("d"), dir("e"));
+        for (d, mode) in [(&a, 0o755), (&b, 0o755), (&c, 0o777), (&e, 0o755)] {
+            std::fs::create_dir_all(d.path.join("recipes")).unwrap();
+            std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(
+                d.path.join("recipes"),
+                std::fs::Permissions::from_mode(mode),
+            )
+            .unwrap();
+        }
+        // d has none; e's is a link to a's, which is not followed.
+        std::fs::remove_dir(e.path.join("recipes")).unwrap();
+        std::os::unix::fs::symlink(a.path.join("recipes"), e.path.join("recipes")).unwrap();
+        let dirs = [b.clone(), a.clone(), c.clone(), d, e];
+        let paths = |check| {
+            companion_folders(&dirs, "recipes", check)
+                .into_iter()
+                .map(|f| f.path)
+                .collect::<Vec<_>>()
+        };
+        // c's folder is writable by anyone: left out, unless the checks are off.
+        assert_eq!(
+            paths(true),
+            [b.path.join("recipes"), a.path.join("recipes")]
+        );
+        assert_eq!(
+            paths(false),
+            [
+                b.path.join("recipes"),
+                a.path.join("recipes"),
+                c.path.join("recipes")
+            ]
         );
     }
 

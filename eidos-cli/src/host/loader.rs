@@ -10,12 +10,16 @@
 //! 5. They are copied into a sealed memfd (`sealed.rs`); everything after this sees those bytes and
 //!    no others, so swapping the file after the open changes nothing that is loaded.
 //! 6. A library not vouched for by a lock is loaded first in a probe process (`probe.rs`); if that
-//!    crashes, the library is refused and the host lives on.
+//!    crashes, the library is refused and the host lives on. A library with the same hash that
+//!    survived a probe of this eidos before is not probed again (`probe_cache.rs`).
 //! 7. The memfd is loaded: `lib_header_from_path` and `init_root_module` check the plugin API
 //!    version (same major) and the root module's layout before any plugin code is called
 //!    (abi_stable's `RootModule::load_from_file` would cache one library per root-module type and
 //!    make every plugin the same plugin); then the manifest is checked against the file name, and
 //!    against the lock.
+//!
+//! An executable collector (`eidos-collector-NAME`) takes steps 1 to 3 and the lock checks of 7 in
+//! `exec.rs` instead; its manifest comes from running it.
 //!
 //! A file that fails any step is refused with a reason naming the file; it never stops other
 //! plugins from loading. Libraries are never unloaded (a timed-out collector may still be running
@@ -23,9 +27,12 @@
 
 use super::discovery::{normalize_name, Candidate};
 use super::elf::{self, ElfError};
+use super::exec::Executable;
+use super::facts::FactsCollector;
 use super::files::{read_capped, ReadError};
 use super::lock::{sha256_hex, Lock, LockedPlugin};
 use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
+use super::probe_cache::ProbeCache;
 use super::sealed::SealedCopy;
 use super::security::{open_plugin, Insecure};
 use eidos_plugin_api::abi::PluginModuleRef;
@@ -48,6 +55,8 @@ pub struct LoadPolicy {
     pub lock: Option<Arc<Lock>>,
     /// Skip the ownership and permission checks (development only).
     pub allow_insecure: bool,
+    /// Which libraries survived a probe before (none: every library not in a lock is probed).
+    pub probe_cache: Option<Arc<ProbeCache>>,
 }
 
 /// Why a library was refused.
@@ -142,6 +151,14 @@ pub enum LoadError {
         /// What happened to the probe.
         reason: ProbeError,
     },
+    /// An executable collector cannot be used: not executable, its `--manifest` run failed.
+    #[error("{path}: {reason}")]
+    Executable {
+        /// The executable file.
+        path: PathBuf,
+        /// What is wrong, naming the executable.
+        reason: String,
+    },
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
@@ -169,7 +186,18 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// The lower-case hex SHA-256 of the bytes that were loaded.
     pub sha256: String,
-    module: PluginModuleRef,
+    backend: Backend,
+}
+
+/// What answers a loaded plugin's calls.
+#[derive(Clone)]
+enum Backend {
+    /// A library's root module, called in-process.
+    Library(PluginModuleRef),
+    /// An executable collector, run as a child process per call (`exec.rs`).
+    Executable(Arc<Executable>),
+    /// The built-in static-facts collector (`facts.rs`).
+    Facts(Arc<FactsCollector>),
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -184,6 +212,9 @@ impl std::fmt::Debug for LoadedPlugin {
 
 /// Loads and checks the plugin in `candidate` under `policy` (the steps in the module doc).
 pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, LoadError> {
+    if candidate.is_executable() {
+        return super::exec::load(candidate, policy);
+    }
     let path = &candidate.path;
     let opened =
         open_plugin(path, !policy.allow_insecure).map_err(|reason| LoadError::Insecure {
@@ -199,10 +230,18 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     drop(opened);
     if entry.is_none() {
         if let Some(exe) = probe_executable() {
-            probe(&exe, &staged.copy, PROBE_TIMEOUT).map_err(|reason| LoadError::Probe {
-                path: path.clone(),
-                reason,
-            })?;
+            let cache = policy.probe_cache.as_deref();
+            if cache.is_some_and(|c| c.vouches_for(&staged.sha256)) {
+                tracing::debug!(path = %path.display(), "plugin probed before (probe cache)");
+            } else {
+                probe(&exe, &staged.copy, PROBE_TIMEOUT).map_err(|reason| LoadError::Probe {
+                    path: path.clone(),
+                    reason,
+                })?;
+                if let Some(cache) = cache {
+                    cache.remember(&staged.sha256);
+                }
+            }
         }
     }
     let sealed = staged.copy.keep_open_for_process();
@@ -215,6 +254,37 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     Ok(plugin)
 }
 
+impl LoadedPlugin {
+    /// A loaded executable collector (see `exec.rs`, which checks it as [`load`] checks a library).
+    pub(super) fn from_executable(
+        manifest: Manifest,
+        sha256: String,
+        executable: Executable,
+    ) -> LoadedPlugin {
+        LoadedPlugin {
+            path: executable.path().to_owned(),
+            manifest,
+            sha256,
+            backend: Backend::Executable(Arc::new(executable)),
+        }
+    }
+
+    /// The built-in static-facts collector (see `facts.rs`); `path` is its directory.
+    pub fn facts(collector: FactsCollector) -> LoadedPlugin {
+        LoadedPlugin {
+            path: collector.dir().to_owned(),
+            manifest: collector.manifest(),
+            sha256: String::new(),
+            backend: Backend::Facts(Arc::new(collector)),
+        }
+    }
+
+    /// Whether calls run a child process that the host must see ended (`exec.rs`).
+    pub fn is_executable(&self) -> bool {
+        matches!(self.backend, Backend::Executable(_))
+    }
+}
+
 /// The executable a probe runs: this one, as the kernel knows it (so replacing the file on disk
 /// changes nothing). Unit tests run inside the test harness, which has no probe mode.
 fn probe_executable() -> Option<PathBuf> {
@@ -222,7 +292,7 @@ fn probe_executable() -> Option<PathBuf> {
 }
 
 /// The lock's entry for the plugin file at `path`.
-fn locked_entry<'a>(lock: &'a Lock, path: &Path) -> Result<&'a LockedPlugin, LoadError> {
+pub(super) fn locked_entry<'a>(lock: &'a Lock, path: &Path) -> Result<&'a LockedPlugin, LoadError> {
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -279,7 +349,10 @@ fn stage(
 }
 
 /// A lock pins name, kind, version and API version as well as the bytes.
-fn check_against_lock(plugin: &LoadedPlugin, entry: &LockedPlugin) -> Result<(), LoadError> {
+pub(super) fn check_against_lock(
+    plugin: &LoadedPlugin,
+    entry: &LockedPlugin,
+) -> Result<(), LoadError> {
     let m = &plugin.manifest;
     let kind = m.kind.to_string();
     for (field, locked, found) in [
@@ -334,7 +407,7 @@ pub fn load_path(
         path: path.to_owned(),
         manifest,
         sha256: String::new(),
-        module,
+        backend: Backend::Library(module),
     })
 }
 
@@ -400,11 +473,16 @@ fn summarize_abi_error(text: &str) -> String {
 impl LoadedPlugin {
     /// Calls the plugin's collect entry point. Blocks until the plugin returns.
     pub fn collect(&self, request: &CollectRequest, cancelled: &AtomicBool) -> CollectResponse {
+        let module = match &self.backend {
+            Backend::Library(module) => module,
+            Backend::Executable(executable) => return executable.collect(request, cancelled),
+            Backend::Facts(facts) => return facts.collect(),
+        };
         let request = match serde_json::to_string(request) {
             Ok(json) => json,
             Err(e) => return CollectResponse::error(format!("encoding the request: {e}")),
         };
-        let answer = (self.module.collect())(RStr::from_str(&request), cancelled);
+        let answer = (module.collect())(RStr::from_str(&request), cancelled);
         serde_json::from_str(answer.as_str()).unwrap_or_else(|e| {
             CollectResponse::error(format!("the plugin returned a malformed answer: {e}"))
         })
@@ -412,9 +490,12 @@ impl LoadedPlugin {
 
     /// Calls the plugin's serialize entry point.
     pub fn serialize(&self, request: &SerializeRequest) -> Result<Vec<u8>, String> {
+        let Backend::Library(module) = &self.backend else {
+            return Err(format!("{} is not a serializer", self.path.display()));
+        };
         let request =
             serde_json::to_string(request).map_err(|e| format!("encoding the request: {e}"))?;
-        (self.module.serialize())(RStr::from_str(&request))
+        (module.serialize())(RStr::from_str(&request))
             .into_result()
             .map(Into::into)
             .map_err(Into::into)

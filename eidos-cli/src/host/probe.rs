@@ -121,7 +121,8 @@ fn wait_timeout(
     }
 }
 
-fn describe(status: ExitStatus) -> String {
+/// How a child process ended, in words: `exit code N` or `killed by SIGSEGV (signal 11)`.
+pub(super) fn describe(status: ExitStatus) -> String {
     use rustix::process::Signal;
     match (status.signal(), status.code()) {
         (Some(signal), _) => {

@@ -3,7 +3,9 @@
 //! Discovery only reads directory listings; a library is opened the first time it is needed, so
 //! `eidos snapshot --collectors os --format json` opens exactly two libraries.
 
-use super::discovery::{discover, normalize_name, Candidate, SearchDir};
+use super::discovery::{
+    companion_folders, discover, normalize_name, Candidate, CompanionFolder, SearchDir,
+};
 use super::loader::{load, LoadError, LoadPolicy, LoadedPlugin};
 use eidos_plugin_api::PluginKind;
 use serde::Serialize;
@@ -52,7 +54,13 @@ pub struct PluginEntry {
     pub sha256: Option<String>,
     /// Loaded, shadowed or refused.
     pub status: PluginStatus,
+    /// Built into eidos (the `facts` collector): no file, nothing to lock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub builtin: bool,
 }
+
+/// What a plugin file shadowed by a built-in plugin is shown as shadowed by.
+pub const BUILTIN_PATH: &str = "(built-in)";
 
 /// A format no loaded serializer writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +78,7 @@ pub struct Registry {
     policy: LoadPolicy,
     candidates: Vec<Candidate>,
     loaded: HashMap<PathBuf, Result<LoadedPlugin, LoadError>>,
+    builtins: Vec<LoadedPlugin>,
 }
 
 impl Registry {
@@ -81,12 +90,37 @@ impl Registry {
             policy,
             candidates,
             loaded: HashMap::new(),
+            builtins: Vec::new(),
         }
+    }
+
+    /// Adds a plugin built into eidos. It comes before every directory: a plugin file of the same
+    /// kind and name is shadowed by it.
+    pub fn add_builtin(&mut self, plugin: LoadedPlugin) {
+        let (kind, name) = (plugin.manifest.kind, normalize_name(&plugin.manifest.name));
+        for c in &mut self.candidates {
+            if c.kind == kind && c.name == name && c.shadowed_by.is_none() {
+                c.shadowed_by = Some(PathBuf::from(BUILTIN_PATH));
+            }
+        }
+        self.builtins.push(plugin);
+    }
+
+    fn builtin(&self, kind: PluginKind, name: &str) -> Option<&LoadedPlugin> {
+        self.builtins
+            .iter()
+            .find(|p| p.manifest.kind == kind && normalize_name(&p.manifest.name) == name)
     }
 
     /// The directories searched, in order.
     pub fn dirs(&self) -> &[SearchDir] {
         &self.dirs
+    }
+
+    /// The folder called `name` in each searched directory that has one, in search order, checked
+    /// as plugin directories are (unless insecure plugins are allowed).
+    pub fn companion_folders(&self, name: &str) -> Vec<CompanionFolder> {
+        companion_folders(&self.dirs, name, !self.policy.allow_insecure)
     }
 
     /// The winning (not shadowed) files of a kind, in search order.
@@ -101,6 +135,12 @@ impl Registry {
         let mut names: Vec<String> = self
             .active(kind)
             .map(|c| c.name.replace('_', "-"))
+            .chain(
+                self.builtins
+                    .iter()
+                    .filter(|p| p.manifest.kind == kind)
+                    .map(|p| p.manifest.name.clone()),
+            )
             .collect();
         names.sort();
         names
@@ -124,6 +164,9 @@ impl Registry {
     /// The winning plugin of this kind and name, loaded; `None` if there is no such file.
     pub fn get(&mut self, kind: PluginKind, name: &str) -> Option<Result<LoadedPlugin, LoadError>> {
         let wanted = normalize_name(name);
+        if let Some(plugin) = self.builtin(kind, &wanted) {
+            return Some(Ok(plugin.clone()));
+        }
         let candidate = self.active(kind).find(|c| c.name == wanted)?.clone();
         Some(self.load(&candidate))
     }
@@ -166,45 +209,57 @@ impl Registry {
 
     /// Loads every file found and reports each one's state.
     pub fn entries(&mut self) -> Vec<PluginEntry> {
+        let builtins = self.builtins.iter().map(|p| PluginEntry {
+            name: p.manifest.name.clone(),
+            kind: p.manifest.kind,
+            version: Some(p.manifest.version.clone()),
+            api_version: Some(p.manifest.api_version.clone()),
+            formats: p.manifest.formats.clone(),
+            description: Some(p.manifest.description.clone()),
+            path: p.path.clone(),
+            sha256: None,
+            status: PluginStatus::Loaded,
+            builtin: true,
+        });
+        let mut entries: Vec<PluginEntry> = builtins.collect();
         let candidates = self.candidates.clone();
-        candidates
-            .iter()
-            .map(|c| {
-                let base = PluginEntry {
-                    name: c.name.replace('_', "-"),
-                    kind: c.kind,
-                    version: None,
-                    api_version: None,
-                    formats: Vec::new(),
-                    description: None,
-                    path: c.path.clone(),
-                    sha256: None,
-                    status: PluginStatus::Loaded,
+        entries.extend(candidates.iter().map(|c| {
+            let base = PluginEntry {
+                name: c.name.replace('_', "-"),
+                kind: c.kind,
+                version: None,
+                api_version: None,
+                formats: Vec::new(),
+                description: None,
+                path: c.path.clone(),
+                sha256: None,
+                status: PluginStatus::Loaded,
+                builtin: false,
+            };
+            if let Some(by) = &c.shadowed_by {
+                return PluginEntry {
+                    status: PluginStatus::Shadowed { by: by.clone() },
+                    ..base
                 };
-                if let Some(by) = &c.shadowed_by {
-                    return PluginEntry {
-                        status: PluginStatus::Shadowed { by: by.clone() },
-                        ..base
-                    };
-                }
-                match self.load(c) {
-                    Ok(p) => PluginEntry {
-                        name: p.manifest.name.clone(),
-                        version: Some(p.manifest.version.clone()),
-                        api_version: Some(p.manifest.api_version.clone()),
-                        formats: p.manifest.formats.clone(),
-                        description: Some(p.manifest.description.clone()),
-                        sha256: Some(p.sha256.clone()),
-                        ..base
+            }
+            match self.load(c) {
+                Ok(p) => PluginEntry {
+                    name: p.manifest.name.clone(),
+                    version: Some(p.manifest.version.clone()),
+                    api_version: Some(p.manifest.api_version.clone()),
+                    formats: p.manifest.formats.clone(),
+                    description: Some(p.manifest.description.clone()),
+                    sha256: Some(p.sha256.clone()),
+                    ..base
+                },
+                Err(e) => PluginEntry {
+                    status: PluginStatus::Refused {
+                        reason: e.to_string(),
                     },
-                    Err(e) => PluginEntry {
-                        status: PluginStatus::Refused {
-                            reason: e.to_string(),
-                        },
-                        ..base
-                    },
-                }
-            })
-            .collect()
+                    ..base
+                },
+            }
+        }));
+        entries
     }
 }

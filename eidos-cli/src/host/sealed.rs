@@ -24,6 +24,25 @@ impl SealedCopy {
             format!("eidos-plugin-{name}"),
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
         )?;
+        Self::fill(fd, bytes)
+    }
+
+    /// Like [`SealedCopy::new`], for a program the host executes (an executable collector, see
+    /// `exec.rs`): the memfd is created executable even where the kernel makes memfds
+    /// non-executable by default (`vm.memfd_noexec = 1`, Linux 6.3+); kernels older than that do not
+    /// know the flag, and their memfds are executable anyway.
+    pub fn new_executable(name: &str, bytes: &[u8]) -> std::io::Result<SealedCopy> {
+        let name = format!("eidos-collector-{name}");
+        let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+        let fd = match rustix::fs::memfd_create(&name, flags | MemfdFlags::EXEC) {
+            Err(rustix::io::Errno::INVAL) => rustix::fs::memfd_create(&name, flags)?,
+            other => other?,
+        };
+        Self::fill(fd, bytes)
+    }
+
+    /// Writes `bytes` into the memfd and seals it.
+    fn fill(fd: OwnedFd, bytes: &[u8]) -> std::io::Result<SealedCopy> {
         let mut file = std::fs::File::from(fd);
         file.write_all(bytes)?;
         rustix::fs::fcntl_add_seals(
@@ -38,6 +57,11 @@ impl SealedCopy {
     /// The path the dynamic loader opens.
     pub fn path(&self) -> PathBuf {
         PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+    }
+
+    /// The memfd's descriptor number in this process.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 
     /// A second descriptor for the same sealed copy (handed to a probe process).

@@ -106,6 +106,18 @@ pub fn open_plugin(path: &Path, check: bool) -> Result<OpenedPlugin, Insecure> {
     Ok(OpenedPlugin { file, real_path })
 }
 
+/// Checks a directory the host reads trusted files from (the probe cache, a plugin directory's
+/// data folders) as a plugin's own directory is checked: it and every ancestor up to `/` (links
+/// resolved) must be owned by root or the current user and writable by neither group nor others
+/// (an ancestor owned by root with the sticky bit may be).
+pub fn check_directory(dir: &Path) -> Result<(), Insecure> {
+    let real = std::fs::canonicalize(dir).map_err(|e| Insecure::Unreadable {
+        path: dir.to_owned(),
+        reason: e.to_string(),
+    })?;
+    check_directory_chain(&real)
+}
+
 /// Where an entry sits relative to the plugin file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {

@@ -541,6 +541,48 @@ fn plugin_dirs_come_from_every_layer_in_search_order() {
 }
 
 #[test]
+fn overlays_come_from_every_layer_the_flags_applied_last() {
+    let flags = Flags {
+        overlays: vec!["/flag1".into(), "/flag2".into()],
+        ..Flags::default()
+    };
+    let lookup = |name: &str| (name == "EIDOS_OVERLAYS").then(|| OsString::from("/e1::/e2"));
+    let config = Config::from_text("overlays = [\"/file\"]\n", Path::new(FILE)).unwrap();
+    let s = Settings::resolve(
+        &flags,
+        &lookup,
+        &config,
+        Setting::new(None, Source::Default),
+    )
+    .unwrap();
+    let got: Vec<(String, &str)> = s
+        .overlays
+        .iter()
+        .map(|d| (d.value.display().to_string(), kind(&d.source)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/file".to_owned(), "file"),
+            ("/e1".to_owned(), "env"),
+            ("/e2".to_owned(), "env"),
+            ("/flag1".to_owned(), "flag"),
+            ("/flag2".to_owned(), "flag"),
+        ]
+    );
+    // --recipes is untouched by overlays, and overlays by --recipes.
+    assert_eq!(s.recipes, None);
+    let none = Settings::resolve(
+        &Flags::default(),
+        &|_: &str| None,
+        &Config::default(),
+        Setting::new(None, Source::Default),
+    )
+    .unwrap();
+    assert!(none.overlays.is_empty());
+}
+
+#[test]
 fn the_config_file_is_the_flag_else_the_variable_else_the_default_when_present() {
     let dir = tempfile::tempdir().unwrap();
     let present = dir.path().join("config.toml");

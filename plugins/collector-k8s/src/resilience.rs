@@ -316,6 +316,92 @@ mod tests {
         })
     }
 
+    /// A service answering `statuses` in turn (then 200), with `Retry-After: 1` on each 429, that
+    /// records when each attempt arrived on tokio's clock.
+    fn timed_service(
+        statuses: Vec<u16>,
+        arrivals: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    ) -> impl Service<
+        Request<Body>,
+        Response = Response<()>,
+        Error = BoxError,
+        Future = impl Future<Output = Result<Response<()>, BoxError>> + Send,
+    > + Clone
+           + Send
+           + 'static {
+        let statuses = Arc::new(statuses);
+        tower::service_fn(move |_req: Request<Body>| {
+            let n = {
+                let mut arrivals = arrivals.lock().unwrap();
+                arrivals.push(tokio::time::Instant::now());
+                arrivals.len() - 1
+            };
+            let code = statuses.get(n).copied().unwrap_or(200);
+            async move {
+                let mut r = Response::new(());
+                *r.status_mut() = StatusCode::from_u16(code)?;
+                if code == 429 {
+                    r.headers_mut()
+                        .insert(http::header::RETRY_AFTER, "1".parse()?);
+                }
+                Ok::<_, BoxError>(r)
+            }
+        })
+    }
+
+    /// The gaps between consecutive attempts.
+    fn gaps(arrivals: &Mutex<Vec<tokio::time::Instant>>) -> Vec<Duration> {
+        let arrivals = arrivals.lock().unwrap();
+        arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    // On a paused clock tokio advances time exactly by each sleep, so these waits are what the
+    // retry loop asked for, whatever the machine's load.
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_exactly_the_backoff_delays() {
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let no_jitter = Backoff {
+            jitter: Duration::ZERO,
+            ..Backoff::default()
+        };
+        let mut svc = ResilienceLayer::new(no_jitter, Arc::new(Breaker::new(10)))
+            .layer(timed_service(vec![503, 503, 503], Arc::clone(&arrivals)));
+        assert_eq!(svc.call(get()).await.unwrap().status(), 200);
+        assert_eq!(
+            gaps(&arrivals),
+            [100, 200, 400].map(Duration::from_millis),
+            "100 ms, then doubled for each retry"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jittered_waits_stay_within_their_bounds() {
+        for _ in 0..20 {
+            let arrivals = Arc::new(Mutex::new(Vec::new()));
+            let mut svc = ResilienceLayer::new(Backoff::default(), Arc::new(Breaker::new(10)))
+                .layer(timed_service(vec![503, 503], Arc::clone(&arrivals)));
+            assert_eq!(svc.call(get()).await.unwrap().status(), 200);
+            let gaps = gaps(&arrivals);
+            assert_eq!(gaps.len(), 2);
+            for (gap, floor) in gaps.iter().zip([100, 200]) {
+                let floor = Duration::from_millis(floor);
+                assert!(
+                    *gap >= floor && *gap <= floor + Duration::from_millis(100),
+                    "{gaps:?}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_waits_its_retry_after_instead_of_the_backoff() {
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let mut svc = ResilienceLayer::new(Backoff::default(), Arc::new(Breaker::new(10)))
+            .layer(timed_service(vec![429], Arc::clone(&arrivals)));
+        assert_eq!(svc.call(get()).await.unwrap().status(), 200);
+        assert_eq!(gaps(&arrivals), [Duration::from_secs(1)]);
+    }
+
     fn fast() -> Backoff {
         Backoff {
             base: Duration::from_millis(1),

@@ -372,11 +372,12 @@ fn two_503s_then_success_is_retried_with_backoff() {
     let calls = server.requests_to("/api/v1/pods");
     let statuses: Vec<u16> = calls.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [503, 503, 200]);
+    // Lower bounds only: a wait is never shorter than the backoff asks, but a loaded machine can
+    // make any wait longer. The exact waits are checked on a paused clock in `resilience.rs`.
     let first = calls[1].at - calls[0].at;
     let second = calls[2].at - calls[1].at;
     assert!(first >= Duration::from_millis(100), "{first:?}");
     assert!(second >= Duration::from_millis(200), "{second:?}");
-    assert!(second < Duration::from_millis(1000), "{second:?}");
 }
 
 #[test]

@@ -167,7 +167,8 @@ fn wrong_type(name: &str, value: &Value, expected: &str) -> ApiError {
     .with_details(json!({ "parameter": name }))
 }
 
-fn duplicate_key(duplicate: &DuplicateKey) -> ApiError {
+/// The refusal of a body that names `duplicate` twice in one object.
+pub(super) fn duplicate_key(duplicate: &DuplicateKey) -> ApiError {
     let key = excerpt(&duplicate.key);
     let error = ApiError::new(
         ErrorCode::InvalidRequest,

@@ -2,7 +2,8 @@
 //! parameters overriding the derived query, and answers the validation report. The answer is
 //! 200 whatever the verdict: the verdict is in the body (`summary.overall`).
 
-use super::recipe::{body_error, invalid_body, query_error, require_json};
+use super::recipe::{body_error, duplicate_key, invalid_body, query_error, require_json};
+use super::strict_json;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -91,14 +92,22 @@ fn parameters(raw: Option<&str>) -> Result<(Query, FailOn), ApiError> {
     ))
 }
 
+/// The snapshot in the body: JSON with no key named twice in any object, `"kind": "Snapshot"`.
 fn snapshot_from_body(body: &[u8]) -> Result<Snapshot, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid_body(
             "the request body is empty; expected a snapshot (JSON, \"kind\": \"Snapshot\")",
         ));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| invalid_body(&format!("the request body is not valid JSON: {error}")))?;
+    let not_json = |error: serde_json::Error| {
+        invalid_body(&format!("the request body is not valid JSON: {error}"))
+    };
+    // As for `POST /v1/recipe`: serde_json would keep the last of two readings under one key, and
+    // which one counts is not for the server to guess.
+    if let Some(duplicate) = strict_json::find_duplicate_key(body).map_err(not_json)? {
+        return Err(duplicate_key(&duplicate));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(not_json)?;
     if value.get("kind").and_then(Value::as_str) != Some(SNAPSHOT_KIND) {
         return Err(invalid_body(
             "the request body must be a snapshot: a JSON object with \"kind\": \"Snapshot\"",

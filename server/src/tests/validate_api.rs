@@ -167,3 +167,81 @@ async fn bad_requests_are_400_error_documents_naming_the_problem() {
     expect_error(get, 405, "METHOD_NOT_ALLOWED").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_snapshot_that_gives_a_reading_twice_is_400_as_for_the_recipe_endpoint() {
+    let server = TestServer::start(config()).await;
+    // serde_json would keep the last reading (60, a failure); the first says 0 (a pass). Which one
+    // the node has is not for the server to guess.
+    let node = node("0").to_string();
+    let twice = node.replacen(
+        r#""/proc/sys/vm/swappiness":"0""#,
+        r#""/proc/sys/vm/swappiness":"0","/proc/sys/vm/swappiness":"60""#,
+        1,
+    );
+    assert_ne!(twice, node, "the reading was doubled");
+    for body in [
+        twice,
+        node.replacen(
+            r#""kind":"Snapshot""#,
+            r#""kind":"Snapshot","kind":"Snapshot""#,
+            1,
+        ),
+    ] {
+        let response = client()
+            .post(server.url("/v1/validate"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(response, 400, "INVALID_REQUEST").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("more than once")
+                && (message.contains("\"/proc/sys/vm/swappiness\"")
+                    || message.contains("\"kind\"")),
+            "{body}: {message}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn overlay_layers_add_vendor_constraints_on_top_of_the_data() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let acme = |mtu: u32| {
+        format!(
+            "overlays:\n  - key: {{gpu: h100}}\n    measurements:\n      - type: acme-nic\n        subtypes:\n          - subtype: eth0\n            data: {{mtu: {mtu}}}\n"
+        )
+    };
+    std::fs::write(first.path().join("acme.yaml"), acme(9000)).unwrap();
+    std::fs::write(second.path().join("acme.yaml"), acme(1500)).unwrap();
+    let mut node = node("0");
+    node["measurements"].as_array_mut().unwrap().push(
+        json!({"type": "ACME-NIC", "subtypes": [{"subtype": "eth0", "data": {"mtu": 9000}}]}),
+    );
+    for (layers, status, winner) in [
+        (vec![first.path(), second.path()], "failed", second.path()),
+        (vec![second.path(), first.path()], "passed", first.path()),
+    ] {
+        let server = TestServer::start(crate::ServerConfig {
+            overlay_dirs: layers.iter().map(|p| p.to_path_buf()).collect(),
+            ..config()
+        })
+        .await;
+        let report: Value = post(&server, "", &node).await.json().await.unwrap();
+        let mtu = result(&report, "mtu");
+        assert_eq!(mtu["type"], "acme-nic", "{mtu}");
+        assert_eq!(mtu["status"], status, "{mtu}");
+        let file = winner.join("acme.yaml");
+        assert_eq!(mtu["source"], format!("{} (gpu=h100)", file.display()));
+        // The built-in data is still checked.
+        assert_eq!(
+            result(&report, "/proc/sys/vm/swappiness")["source"],
+            "base.yaml"
+        );
+        server.stop().await;
+    }
+}
