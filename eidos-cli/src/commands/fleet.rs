@@ -103,8 +103,7 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     let mut rules = args.ignore.rules(&mut registry)?;
     rules.add_node_identity();
     let validator = if args.validate {
-        let recipes = ctx.settings.recipes.as_ref().map(|r| r.value.as_path());
-        Some(Validator::new(load_store(recipes)?, FailOn::default()))
+        Some(Validator::new(load_store(ctx, &registry)?, FailOn::default()))
     } else {
         None
     };
