@@ -31,6 +31,8 @@ pip_packages=(
   "junitparser==5.0.3|python3 -c 'import junitparser'"
   # Validates `eidos agent manifests` offline against the Kubernetes schemas it bundles.
   "kubernetes-validate==1.37.0|command -v kubernetes-validate"
+  # Applies `eidos diff --format json-patch` output as an independent RFC 6902 implementation.
+  "jsonpatch==1.33|python3 -c 'import jsonpatch'"
 )
 
 # Prints the package of each entry whose test fails.

@@ -19,7 +19,8 @@ Exit codes:
   0  success
   1  runtime failure (a collector failed or timed out, a file could not be written …)
   2  usage error (bad flag or value, unknown collector or format, bad --set option)
-  3  a check found a problem (eidos validate: a required constraint failed)
+  3  a check found a problem (eidos validate: a required constraint failed; eidos diff: drift
+     found; eidos fleet report --fail-on: drift or a failing node found)
 
 Data goes to standard output (or --output FILE); logs go to standard error.";
 
@@ -143,6 +144,13 @@ impl Cli {
                 flags.format.clone_from(&args.format);
                 args.collect.add_to(&mut flags);
             }
+            Command::Diff(args) => {
+                flags.format.clone_from(&args.format);
+            }
+            Command::Fleet(crate::commands::fleet::FleetCommand::Report(args)) => {
+                flags.format.clone_from(&args.format);
+                flags.recipes.clone_from(&args.recipes);
+            }
             Command::Plugins(_)
             | Command::Config(_)
             | Command::Completion(_)
@@ -191,6 +199,13 @@ pub enum AgentCommand {
     /// Print the Kubernetes manifests (Namespace, ServiceAccount, RBAC, DaemonSet or Job) as one
     /// YAML stream, for `kubectl apply -f -`.
     Manifests(crate::commands::agent::ManifestsArgs),
+    /// What changed between two snapshots: added, removed and changed readings (exit 3 when
+    /// something did), or the JSON Patch from one to the other.
+    #[command(after_help = crate::commands::diff::AFTER_HELP)]
+    Diff(crate::commands::diff::DiffArgs),
+    /// Many nodes at once.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 /// `eidos config …`.
@@ -458,6 +473,8 @@ mod tests {
             &["plugins", "list"],
             &["plugins", "lock"],
             &["redact"],
+            &["diff"],
+            &["fleet", "report"],
         ] {
             let help = help_of(args);
             let own = help

@@ -45,6 +45,16 @@ pub enum InputError {
         /// The I/O error (its text is part of this message, so it is not chained as a source).
         error: std::io::Error,
     },
+    /// The input is not a regular file (a link, a FIFO, a device, a directory) where one must be.
+    #[error("{what} {} is not a regular file: it is {kind}", shown(.path))]
+    NotRegular {
+        /// What the file is.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// What it is instead ("a symbolic link (not followed)", "a FIFO" …).
+        kind: &'static str,
+    },
     /// The input is not UTF-8 text.
     #[error("{what} {} is not UTF-8 text: {error}", shown(.path))]
     NotText {
@@ -103,6 +113,63 @@ pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Input
         },
         ReadError::Io(error) => io_error(error),
     })
+}
+
+/// [`read_capped`] for a file that must be a regular file found in a listing (`eidos fleet report
+/// --from DIR`): it is opened without following a symbolic link and without waiting on a FIFO, so
+/// an entry swapped after the listing cannot lead the read elsewhere or hang it.
+pub fn read_regular_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
+    use rustix::fs::{Mode, OFlags};
+    let not_regular = |kind| InputError::NotRegular {
+        what: what.to_owned(),
+        path: path.to_owned(),
+        kind,
+    };
+    let io_error = |error| InputError::Io {
+        what: what.to_owned(),
+        path: path.to_owned(),
+        error,
+    };
+    let flags =
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            not_regular("a symbolic link (not followed)")
+        } else {
+            io_error(e.into())
+        }
+    })?;
+    let file = std::fs::File::from(fd);
+    let kind = file.metadata().map_err(io_error)?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(file_kind(kind)));
+    }
+    crate::host::files::read_capped(&file, limit).map_err(|e| match e {
+        crate::host::files::ReadError::TooLarge { limit } => InputError::TooLarge {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            limit,
+        },
+        crate::host::files::ReadError::Io(error) => io_error(error),
+    })
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn file_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_symlink() {
+        "a symbolic link (not followed)"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// [`read_capped`] for text files (configuration, lock): the bytes must be UTF-8.
@@ -171,6 +238,50 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     })
 }
 
+/// Reads a snapshot that must be a regular file (see [`read_regular_capped`]), e.g. one entry of
+/// a directory of snapshots.
+pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = read_regular_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
+    parse_snapshot(&bytes).map_err(|reason| SnapshotError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Reads the snapshot in `path` (as [`read_snapshot`]) and also the document as written: every
+/// field, in its order, as JSON (`eidos diff --format json-patch` patches the document itself).
+pub fn read_snapshot_document(path: &Path) -> Result<(Snapshot, serde_json::Value), SnapshotError> {
+    let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
+    parse_snapshot_document(&bytes).map_err(|reason| SnapshotError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Parses snapshot bytes as [`parse_snapshot`] does, keeping the document as read too.
+pub fn parse_snapshot_document(bytes: &[u8]) -> Result<(Snapshot, serde_json::Value), String> {
+    use serde::Deserialize;
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    let document: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
+    };
+    let snapshot = Snapshot::deserialize(&document).map_err(|e| format!("not a snapshot: {e}"))?;
+    check_kind(&snapshot)?;
+    Ok((snapshot, document))
+}
+
+fn check_kind(snapshot: &Snapshot) -> Result<(), String> {
+    if snapshot.kind != SNAPSHOT_KIND {
+        return Err(format!(
+            "kind is {:?}, expected {SNAPSHOT_KIND:?}",
+            snapshot.kind
+        ));
+    }
+    Ok(())
+}
+
 /// Parses snapshot bytes: JSON when the text starts with `{`, YAML otherwise. The document's kind
 /// must be `Snapshot`.
 pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
@@ -180,14 +291,11 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
     } else {
         serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
     };
-    if snapshot.kind != SNAPSHOT_KIND {
-        return Err(format!(
-            "kind is {:?}, expected {SNAPSHOT_KIND:?}",
-            snapshot.kind
-        ));
-    }
+    check_kind(&snapshot)?;
     Ok(snapshot)
 }
+
+pub mod sources;
 
 #[cfg(test)]
 mod fuzz;
@@ -280,6 +388,48 @@ mod tests {
             err.to_string().contains("expected cm://NAMESPACE/NAME"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_document_as_read_comes_with_the_snapshot() {
+        let path = eidos_test_fixtures::h100_eks_go_path();
+        let (snapshot, document) = read_snapshot_document(&path).unwrap();
+        assert_eq!(snapshot, read_snapshot(&path).unwrap());
+        let expected: serde_json::Value =
+            serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
+        assert_eq!(document, expected);
+        assert_eq!(document["measurements"][0]["type"], "SystemD");
+        let err = parse_snapshot_document(b"kind: Recipe\napiVersion: v1\n").unwrap_err();
+        assert!(err.contains("expected \"Snapshot\""), "{err}");
+        let err = parse_snapshot_document(b"kind: Snapshot\n").unwrap_err();
+        assert!(err.contains("not a snapshot"), "{err}");
+    }
+
+    #[test]
+    fn a_listed_file_must_be_regular_and_is_not_followed_or_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        std::fs::write(&real, eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
+        assert!(read_snapshot_file(&real).is_ok());
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = read_snapshot_file(&link).unwrap_err().to_string();
+        assert!(
+            err.contains("link.yaml is not a regular file: it is a symbolic link"),
+            "{err}"
+        );
+        let fifo = dir.path().join("fifo.yaml");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        // No writer: a blocking open would hang here.
+        let err = read_snapshot_file(&fifo).unwrap_err().to_string();
+        assert!(err.contains("it is a FIFO"), "{err}");
+        let err = read_snapshot_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("it is a directory"), "{err}");
     }
 
     #[test]

@@ -65,5 +65,9 @@ fn run(cli: &Cli) -> error::CliResult {
         Command::Redact(args) => commands::redact::run(&ctx, args),
         Command::Agent(AgentCommand::Run(args)) => commands::agent::run(&cli.global, args),
         Command::Agent(AgentCommand::Manifests(args)) => commands::agent::manifests(args),
+        Command::Diff(args) => commands::diff::run(&ctx, args),
+        Command::Fleet(commands::fleet::FleetCommand::Report(args)) => {
+            commands::fleet::report(&ctx, args)
+        }
     }
 }

@@ -3,6 +3,8 @@
 pub mod agent;
 pub mod completion;
 pub mod config;
+pub mod diff;
+pub mod fleet;
 pub mod plugins;
 pub mod recipe;
 pub mod redact;

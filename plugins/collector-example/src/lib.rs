@@ -23,6 +23,9 @@ impl Collector for ExampleCollector {
     const DESCRIPTION: &'static str = "load average and uptime (the plugin guide's example)";
     const OPTION_SPECS: &'static [OptionDecl] =
         &[OptionDecl::bool("uptime", "also read /proc/uptime").with_default("true")];
+    // Every reading here moves from one run to the next on an untouched node: drift comparison
+    // (`eidos diff`, `eidos fleet report`) leaves them out unless asked.
+    const VOLATILE_KEYS: &'static [&'static str] = &["example/loadavg/*", "example/uptime/*"];
 
     fn collect(ctx: &CollectContext<'_>) -> Result<Outcome, CollectError> {
         // Read options before doing any work. The host has checked the value against the declared

@@ -26,6 +26,29 @@ pub use cmdline::parse_cmdline;
 pub use modules::parse_modules;
 pub use release::parse_os_release;
 
+/// Entries under `/proc/sys` that are counters or per-read values, not settings: they change from
+/// one run to the next on a node whose configuration did not (two snapshots a second apart differ
+/// in them). Drift comparison (`eidos diff`, `eidos fleet report`) leaves them out unless asked.
+pub const VOLATILE_SYSCTLS: &[&str] = &[
+    // Allocated handles, inodes, dentries and AIO requests.
+    "os/sysctl//proc/sys/fs/file-nr",
+    "os/sysctl//proc/sys/fs/inode-nr",
+    "os/sysctl//proc/sys/fs/inode-state",
+    "os/sysctl//proc/sys/fs/dentry-state",
+    "os/sysctl//proc/sys/fs/aio-nr",
+    "os/sysctl//proc/sys/fs/dquot-nr",
+    "os/sysctl//proc/sys/fs/quota/*",
+    // The last PID handed out, open pseudo-terminals.
+    "os/sysctl//proc/sys/kernel/ns_last_pid",
+    "os/sysctl//proc/sys/kernel/pty/nr",
+    // A new UUID on every read, the boot's ID, the entropy pool's fill.
+    "os/sysctl//proc/sys/kernel/random/uuid",
+    "os/sysctl//proc/sys/kernel/random/boot_id",
+    "os/sysctl//proc/sys/kernel/random/entropy_avail",
+    // Connections tracked now.
+    "os/sysctl//proc/sys/net/netfilter/nf_conntrack_count",
+];
+
 /// Collects the operating-system measurement.
 pub struct OsCollector;
 
@@ -43,6 +66,7 @@ impl Collector for OsCollector {
         )
         .with_default("false"),
     ];
+    const VOLATILE_KEYS: &'static [&'static str] = VOLATILE_SYSCTLS;
 
     /// The node's names and boot identity, and kernel command-line values that carry secrets or
     /// network configuration (`ip=` names the node's address, gateway and host name).

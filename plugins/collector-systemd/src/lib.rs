@@ -33,6 +33,49 @@ use zbus::OwnedObjectPath;
 /// How often a collection waiting on D-Bus looks at the host's cancellation flag.
 const CANCEL_CHECK_PERIOD: Duration = Duration::from_millis(10);
 
+/// Unit properties that change while a unit runs or each time it restarts, on a node whose
+/// configuration did not change: when things happened, which processes run, what they use. Drift
+/// comparison (`eidos diff`, `eidos fleet report`) leaves them out unless asked.
+///
+/// The `Exec*` command lines are among them: systemd reports each with the PIDs and times of its
+/// last run (`[[/usr/bin/containerd [...] false 1773232804981350 ... 1342 0 0]]`). A changed unit
+/// file or drop-in still shows, in `FragmentPath`, `DropInPaths` and the properties it sets.
+pub const VOLATILE_PROPERTIES: &[&str] = &[
+    // When the unit last changed state, in wall-clock and monotonic microseconds.
+    "systemd/*/*Timestamp",
+    "systemd/*/*TimestampMonotonic",
+    // Which processes run now, how the last one ended, and the command lines with their last
+    // run's PIDs and times.
+    "systemd/*/MainPID",
+    "systemd/*/ControlPID",
+    "systemd/*/ExecMain*",
+    "systemd/*/ExecStart*",
+    "systemd/*/ExecStop*",
+    "systemd/*/ExecReload*",
+    "systemd/*/ExecCondition*",
+    "systemd/*/InvocationID",
+    // The unit's cgroup is made anew on each start, with a new ID.
+    "systemd/*/ControlGroupId",
+    "systemd/*/NRestarts",
+    // What the unit uses now: memory, CPU time, tasks, I/O and network counters.
+    "systemd/*/MemoryCurrent",
+    "systemd/*/MemoryPeak",
+    "systemd/*/MemoryAvailable",
+    "systemd/*/MemorySwapCurrent",
+    "systemd/*/MemorySwapPeak",
+    "systemd/*/MemoryZSwapCurrent",
+    "systemd/*/CPUUsageNSec",
+    "systemd/*/TasksCurrent",
+    "systemd/*/IORead*",
+    "systemd/*/IOWrite*",
+    "systemd/*/IPIngress*",
+    "systemd/*/IPEgress*",
+    "systemd/*/EffectiveCPUs",
+    "systemd/*/EffectiveMemoryNodes",
+    // The job systemd runs on the unit at this moment, if any.
+    "systemd/*/Job",
+];
+
 /// Collects the systemd measurement.
 pub struct SystemdCollector;
 
@@ -49,6 +92,7 @@ impl Collector for SystemdCollector {
         )
         .with_default("system"),
     ];
+    const VOLATILE_KEYS: &'static [&'static str] = VOLATILE_PROPERTIES;
 
     /// A unit's invocation ID identifies one run of it on one node. Secrets in `Environment`
     /// lines (`TOKEN=…`) are found by the redaction detectors wherever they are.

@@ -8,7 +8,10 @@
 //!
 //! A validation report (`kind: ValidationReport`) is written as one row per constraint (status,
 //! reading, expected, actual), failures first, then missing, skipped and passed, followed by why
-//! each failure matters and the summary line.
+//! each failure matters and the summary line. Drift reports (`kind: SnapshotDiff`,
+//! `kind: FleetReport`) have layouts of their own ([`drift`]).
+
+mod drift;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use eidos_plugin_api::{SerializeError, SerializeOptions, Serializer};
@@ -42,8 +45,11 @@ impl Serializer for TableSerializer {
         format: &str,
         options: &SerializeOptions,
     ) -> Result<Vec<u8>, SerializeError> {
-        if document.get("kind").and_then(Value::as_str) == Some(REPORT_KIND) {
-            return report_table(document, format, options);
+        match document.get("kind").and_then(Value::as_str) {
+            Some(REPORT_KIND) => return report_table(document, format, options),
+            Some(drift::DIFF_KIND) => return drift::diff_table(document, format, options),
+            Some(drift::FLEET_KIND) => return drift::fleet_table(document, format, options),
+            _ => {}
         }
         let measurements = document
             .get("measurements")

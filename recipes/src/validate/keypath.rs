@@ -15,6 +15,9 @@
 //! subtype and the key exactly. A subtype cannot contain `/` (none of eidos's collectors write
 //! one). Where a path is followed by `=VALUE` (`--constraint`), the path ends at the first `=`, so
 //! a key cannot contain `=` (none of eidos's collectors write one either).
+//!
+//! A [`KeyPattern`] is a key path with `*` wildcards (`systemd/*/ExecMainPID`), for naming many
+//! readings at once: collectors' volatile and sensitive keys, `--ignore`.
 
 use std::fmt;
 
@@ -78,6 +81,95 @@ impl KeyPath {
     pub fn names(&self, kind: &str, subtype: &str, key: &str) -> bool {
         self.kind.eq_ignore_ascii_case(kind) && self.subtype == subtype && self.key == key
     }
+}
+
+/// A key path whose parts may hold `*`, which matches any run of characters (none included):
+/// `systemd/*/ExecMainPID`, `os/sysctl//proc/sys/kernel/random/*`, `gpu/gpu-*/uuid`.
+///
+/// It is split like a [`KeyPath`] (the key is everything after the second `/`, so a `*` in the key
+/// also matches across `/`). The type matches without regard to case, the subtype and the key
+/// exactly. Collectors declare their volatile and sensitive keys in this syntax, and `--ignore`
+/// takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyPattern {
+    /// The type pattern, lower case.
+    kind: String,
+    /// The subtype pattern, as written.
+    subtype: String,
+    /// The key pattern, as written.
+    key: String,
+}
+
+impl KeyPattern {
+    /// Parses `TYPE/SUBTYPE/KEY` with `*` wildcards in any part; the rules of [`KeyPath::parse`]
+    /// apply (three non-empty parts, no white space around the type and the subtype).
+    pub fn parse(text: &str) -> Result<KeyPattern, KeyPathError> {
+        let path = KeyPath::parse(text)?;
+        Ok(KeyPattern {
+            kind: path.kind,
+            subtype: path.subtype,
+            key: path.key,
+        })
+    }
+
+    /// Whether the reading `key` of `subtype` in a measurement of type `kind` matches.
+    pub fn matches(&self, kind: &str, subtype: &str, key: &str) -> bool {
+        self.kind_and_subtype_match(kind, subtype) && self.key_matches(key)
+    }
+
+    /// Whether the type and subtype parts match (a matcher that checks many keys of one subtype
+    /// asks this once, then [`KeyPattern::key_matches`] per key).
+    pub fn kind_and_subtype_match(&self, kind: &str, subtype: &str) -> bool {
+        wildcard_match(self.kind.as_bytes(), kind.as_bytes(), true)
+            && wildcard_match(self.subtype.as_bytes(), subtype.as_bytes(), false)
+    }
+
+    /// Whether the key part matches `key`.
+    pub fn key_matches(&self, key: &str) -> bool {
+        wildcard_match(self.key.as_bytes(), key.as_bytes(), false)
+    }
+}
+
+impl fmt::Display for KeyPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.subtype, self.key)
+    }
+}
+
+impl std::str::FromStr for KeyPattern {
+    type Err = KeyPathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyPattern::parse(s)
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of bytes and everything else
+/// itself (ASCII letters in either case when `fold_case`; the pattern is lower case then). Greedy with one backtrack point (the last `*`), so linear in practice and at worst
+/// `pattern.len() * text.len()` steps; no recursion. Bytes, not characters: `*` never stops inside
+/// a UTF-8 sequence in a way that matters, since literal parts compare whole.
+fn wildcard_match(pattern: &[u8], text: &[u8], fold_case: bool) -> bool {
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and the text position it has swallowed up to.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len()
+            && (pattern[p] == text[t] || fold_case && pattern[p] == text[t].to_ascii_lowercase())
+        {
+            p += 1;
+            t += 1;
+        } else if let Some((star_p, star_t)) = star {
+            // Let the last `*` swallow one more byte and try again after it.
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
 }
 
 impl fmt::Display for KeyPath {
@@ -215,6 +307,85 @@ mod tests {
         }
     }
 
+    #[test]
+    fn patterns_match_with_stars_in_any_part() {
+        let table = [
+            (
+                "systemd/*/ExecMainPID",
+                "SystemD",
+                "kubelet.service",
+                "ExecMainPID",
+                true,
+            ),
+            (
+                "systemd/*/ExecMainPID",
+                "systemd",
+                "kubelet.service",
+                "ExecMainPIDs",
+                false,
+            ),
+            (
+                "systemd/*/*Timestamp",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestamp",
+                true,
+            ),
+            (
+                "systemd/*/*Timestamp",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestampMonotonic",
+                false,
+            ),
+            (
+                "systemd/*/*Timestamp*",
+                "systemd",
+                "a.service",
+                "ActiveEnterTimestampMonotonic",
+                true,
+            ),
+            (
+                "os/sysctl//proc/sys/kernel/random/*",
+                "os",
+                "sysctl",
+                "/proc/sys/kernel/random/uuid",
+                true,
+            ),
+            (
+                "os/sysctl//proc/sys/kernel/random/*",
+                "os",
+                "sysctl",
+                "/proc/sys/kernel/randomize_va_space",
+                false,
+            ),
+            (
+                "os/sysctl/*file-nr",
+                "os",
+                "sysctl",
+                "/proc/sys/fs/file-nr",
+                true,
+            ),
+            ("gpu/gpu-*/uuid", "GPU", "gpu-7", "uuid", true),
+            ("gpu/gpu-*/uuid", "gpu", "smi", "uuid", false),
+            ("*/*/*", "anything", "at", "all", true),
+            ("a*b*c/s/k", "axxbyyc", "s", "k", true),
+            ("a*b*c/s/k", "axxbyyd", "s", "k", false),
+            ("example/loadavg/load*", "example", "loadavg", "load", true),
+        ];
+        for (pattern, kind, subtype, key, expected) in table {
+            let p = KeyPattern::parse(pattern).unwrap();
+            assert_eq!(
+                p.matches(kind, subtype, key),
+                expected,
+                "{pattern} vs {kind}/{subtype}/{key}"
+            );
+            assert_eq!(KeyPattern::parse(&p.to_string()).unwrap(), p);
+        }
+        let err = KeyPattern::parse("systemd/*").unwrap_err().to_string();
+        assert!(err.contains("TYPE/SUBTYPE/KEY"), "{err}");
+    }
+
     proptest::proptest! {
         /// Any key (slashes, dots and all) after a slash-free type and subtype comes back intact.
         #[test]
@@ -227,6 +398,24 @@ mod tests {
             proptest::prop_assert_eq!(path.kind, kind.to_ascii_lowercase());
             proptest::prop_assert_eq!(path.subtype, subtype);
             proptest::prop_assert_eq!(path.key, key);
+        }
+
+        /// A pattern without `*` matches exactly its own text; a `*` put in place of any part of a
+        /// key still matches it.
+        #[test]
+        fn wildcards_agree_with_plain_equality(
+            key in "[a-zA-Z0-9./_-]{1,24}",
+            other in "[a-zA-Z0-9./_-]{1,24}",
+            cut in 0usize..24,
+            len in 0usize..24,
+        ) {
+            let plain = KeyPattern::parse(&format!("t/s/{key}")).unwrap();
+            proptest::prop_assert_eq!(plain.matches("t", "s", &other), key == other);
+            let start = cut.min(key.len());
+            let end = (start + len).min(key.len());
+            let starred = format!("{}*{}", &key[..start], &key[end..]);
+            let pattern = KeyPattern::parse(&format!("t/s/{starred}")).unwrap();
+            proptest::prop_assert!(pattern.matches("t", "s", &key), "{starred} vs {key}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Validation: checking a snapshot against a recipe's values, each of them a constraint.
 //!
-//! - [`KeyPath`]: `TYPE/SUBTYPE/KEY`, the one syntax for naming a reading on a command line.
+//! - [`KeyPath`]: `TYPE/SUBTYPE/KEY`, the one syntax for naming a reading on a command line;
+//!   [`KeyPattern`]: the same with `*` wildcards, for naming many.
 //! - [`Expectation`] and [`Constraint`]: what a value requires (plain values and operators).
 //! - [`constraints_from_recipe`]: the constraints of a rendered recipe, with their severity,
 //!   context and provenance.

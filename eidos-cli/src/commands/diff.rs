@@ -1,0 +1,148 @@
+//! `eidos diff OLD NEW`: what changed between two snapshots, through a serializer plugin, or the
+//! RFC 6902 patch from OLD's document to NEW's. Exit 3 when something drifted.
+//!
+//! The comparison lives in `eidos_snapshots::diff`; this module reads the inputs, gathers the
+//! ignore rules (the collectors' declared volatile keys and `--ignore`) and renders the result.
+
+use super::recipe::output_error;
+use super::Context;
+use crate::error::{CliError, CliResult};
+use crate::host::output;
+use crate::host::registry::Registry;
+use crate::usage_error;
+use anyhow::Context as _;
+use clap::Args;
+use eidos_plugin_api::PluginKind;
+use eidos_recipes::validate::KeyPattern;
+use eidos_snapshots::diff::{self, Side};
+use eidos_snapshots::ignore::{IgnoreRules, Origin};
+use std::path::{Path, PathBuf};
+
+/// The format that writes the RFC 6902 patch instead of a report.
+pub const JSON_PATCH: &str = "json-patch";
+
+/// What `eidos diff --help` ends with.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  no drift: the snapshots are the same, once ignored readings are left out
+  1  runtime failure (the report could not be written)
+  2  usage error (not a snapshot, a bad --ignore pattern, an unknown format)
+  3  drift found (whatever the format: with --format json-patch too)
+
+Examples:
+  eidos diff last-week.yaml today.yaml -f table
+  eidos snapshot | eidos diff golden.yaml -
+  eidos diff old.yaml new.yaml --ignore 'os/sysctl//proc/sys/kernel/*' -f json
+  eidos diff old.yaml new.yaml -f json-patch -o old-to-new.json";
+
+/// `--ignore` and `--include-volatile`, shared by `eidos diff` and `eidos fleet report`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IgnoreArgs {
+    /// Leave out the readings PATTERN names (repeatable): TYPE/SUBTYPE/KEY with `*` matching any
+    /// run of characters, e.g. 'systemd/*/NRestarts' or 'os/sysctl//proc/sys/net/*'.
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// Also compare the readings collectors declare volatile (timestamps, PIDs, counters), which
+    /// are left out by default.
+    #[arg(long)]
+    pub include_volatile: bool,
+}
+
+impl IgnoreArgs {
+    /// The rules: every loadable collector's declared volatile keys (unless
+    /// `--include-volatile`), then `--ignore`.
+    pub fn rules(&self, registry: &mut Registry) -> CliResult<IgnoreRules> {
+        let mut rules = IgnoreRules::new();
+        if !self.include_volatile {
+            for plugin in registry.load_all(PluginKind::Collector) {
+                let m = &plugin.manifest;
+                for bad in rules.add_volatile(&m.name, &m.volatile_keys) {
+                    tracing::warn!("{bad}; that pattern is not ignored");
+                }
+            }
+        }
+        for text in &self.ignore {
+            let pattern = KeyPattern::parse(text).map_err(|e| usage_error!("--ignore: {e}"))?;
+            rules.add(pattern, Origin::Flag);
+        }
+        Ok(rules)
+    }
+}
+
+/// `eidos diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads standard input).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The newer snapshot (same forms; `-` reads standard input).
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// What to leave out of the comparison.
+    #[command(flatten)]
+    pub ignore: IgnoreArgs,
+    /// Output format: table, yaml, json (and other serializer plugins' formats), or json-patch:
+    /// the complete RFC 6902 patch from OLD's document to NEW's, no reading ignored [env:
+    /// EIDOS_FORMAT] (default: by --output's extension, else the config file's format, else yaml).
+    #[arg(long, short = 'f')]
+    pub format: Option<String>,
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs `eidos diff`.
+pub fn run(ctx: &Context, args: &DiffArgs) -> CliResult {
+    if args.old == Path::new("-") && args.new == Path::new("-") {
+        return Err(usage_error!(
+            "OLD and NEW cannot both be standard input (-)"
+        ));
+    }
+    let mut registry = ctx.registry()?;
+    let wanted = ctx.settings.output_format(args.output.as_deref());
+    let (format, patch) = if wanted.value == JSON_PATCH {
+        // The patch is JSON: the json serializer writes it.
+        registry.serializer_for("json").map_err(CliError::usage)?;
+        ("json".to_owned(), true)
+    } else {
+        (
+            ctx.output_format(&mut registry, args.output.as_deref())?,
+            false,
+        )
+    };
+    let rules = args.ignore.rules(&mut registry)?;
+    let read = |path: &Path| crate::input::read_snapshot_document(path).map_err(CliError::usage);
+    let (old, old_document) = read(&args.old)?;
+    let (new, new_document) = read(&args.new)?;
+    let report = diff::diff(
+        (&old, Side::of(shown(&args.old), &old)),
+        (&new, Side::of(shown(&args.new), &new)),
+        &rules,
+    );
+    let document = if patch {
+        diff::json_patch(&old_document, &new_document)
+    } else {
+        serde_json::to_value(&report)
+            .context("encoding the diff report")
+            .map_err(CliError::runtime)?
+    };
+    let bytes = output::render(&mut registry, document, &format, args.output.as_deref())
+        .map_err(output_error)?;
+    output::emit(&bytes, args.output.as_deref()).map_err(output_error)?;
+    let s = report.summary;
+    if s.drift {
+        return Err(CliError::check_failed(anyhow::anyhow!(
+            "drift: {} reading(s) added, {} removed, {} changed, {} collector(s) differ",
+            s.added,
+            s.removed,
+            s.changed,
+            s.collectors
+        )));
+    }
+    Ok(())
+}
+
+/// A path as reports name it (`-` stays `-`).
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks `eidos fleet report` and `eidos diff` (release build), and checks that the fleet report
+# finds the planted outliers exactly. A benchmark, not a test: it prints figures and never fails on
+# slowness; it fails only when the report is wrong.
+#
+# Usage: scripts/bench-drift.sh [WORKDIR]   (default: a temporary directory, removed afterwards)
+# Needs: cargo build --release (the binary and plugins in target/release), python3 with PyYAML.
+#
+# Fleet: 1,000 and 10,000 generated nodes (scripts/fleet-gen.py: the reference snapshot with this
+# machine's os readings merged in, per-node identity and volatile readings, planted outliers);
+# median wall time and peak RSS of `eidos fleet report --from DIR -f json` over RUNS runs (goals at
+# 10,000 nodes: <= 3 s, <= 300 MB). Diff: two reference-sized snapshots of one node a restart
+# apart, whole process, median of 50 runs (goal <= 10 ms).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-5}"
+bin=target/release/eidos
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+work="${1:-}"
+if [ -z "$work" ]; then
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+plugins="$work/plugins"
+mkdir -p "$plugins"
+cp target/release/libeidos_collector_*.so target/release/libeidos_serializer_*.so "$plugins/"
+eidos=("$bin" --no-default-plugin-dirs --plugin-dir "$plugins")
+
+# This machine's snapshot: real os readings for the generated nodes.
+"${eidos[@]}" snapshot --collectors os --best-effort -f json -o "$work/this-node.json" 2>/dev/null
+
+for n in 1000 10000; do
+  dir="$work/fleet-$n"
+  [ -d "$dir" ] || python3 scripts/fleet-gen.py --nodes "$n" --out "$dir" --base "$work/this-node.json"
+  du -sh "$dir" | awk '{print "size on disk: " $1}'
+  python3 scripts/bench-cli.py --runs "$RUNS" --warmup 1 -- \
+    "${eidos[@]}" fleet report --from "$dir" -f json -o "$work/report-$n.json"
+  # The planted outliers, found exactly, and nothing else.
+  python3 - "$work/report-$n.json" "$dir.expected.json" <<'EOF'
+import json, sys
+report, expected = (json.load(open(p)) for p in sys.argv[1:3])
+found = {k["path"]: k for k in report["keys"]}
+assert set(found) == set(expected["keys"]), f"drifting keys {sorted(found)} != planted {sorted(expected['keys'])}"
+for path, want in expected["keys"].items():
+    minorities = found[path]["minorities"]
+    assert len(minorities) == 1, (path, minorities)
+    assert minorities[0]["value"] == want["value"], (path, minorities[0]["value"], want["value"])
+    assert minorities[0]["outliers"] == want["nodes"], (path, minorities[0]["outliers"], want["nodes"])
+collectors = {c["collector"]: c for c in report["collectors"]}
+assert set(collectors) == set(expected["collectors"]), sorted(collectors)
+for name, want in expected["collectors"].items():
+    m = collectors[name]["minorities"]
+    assert len(m) == 1 and m[0]["value"] == want["value"] and m[0]["outliers"] == want["nodes"], m
+s = report["summary"]
+print(f"report: {s['nodes']} nodes, {s['configurations']} configurations, {s['driftingKeys']} drifting keys, "
+      f"{s['driftingCollectors']} drifting collectors, {s['outliers']} outliers: the planted ones exactly")
+EOF
+done
+
+# Diff: the reference snapshot and the same node after a containerd restart (volatile readings
+# moved, nothing else): exit 0, whole process.
+python3 - tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" <<'EOF'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+for m in doc["measurements"]:
+    if m["type"].lower() == "systemd":
+        d = next(s["data"] for s in m["subtypes"] if s["subtype"] == "containerd.service")
+        d["MainPID"] = d["ExecMainPID"] = "2001"
+        d["ActiveEnterTimestamp"] += 10**8
+        d["MemoryCurrent"] = 1_700_000_000
+doc["metadata"]["measurement-timestamp"] = "2026-03-12T09:00:00Z"
+yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+EOF
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" diff tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" -f json
+# The same with the plugins pinned by a lock file (as a production node runs them): a locked
+# library is not loaded in a probe process first.
+"${eidos[@]}" plugins lock -o "$work/plugins.lock"
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" --plugin-lock "$work/plugins.lock" diff tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" -f json
+# Where the time goes: the same process without the comparison (one serializer plugin loaded, the
+# recipe engine run), for scale.
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" recipe --snapshot tests/fixtures/snapshots/h100-eks-go.yaml -f json
