@@ -185,6 +185,13 @@ pub enum Command {
     /// replaced by consistent pseudonyms (or, with --reverse, restore one from its map).
     #[command(after_help = crate::commands::redact::AFTER_HELP)]
     Redact(crate::commands::redact::RedactArgs),
+    /// What changed between two snapshots: added, removed and changed readings (exit 3 when
+    /// something did), or the JSON Patch from one to the other.
+    #[command(after_help = crate::commands::diff::AFTER_HELP)]
+    Diff(crate::commands::diff::DiffArgs),
+    /// Many nodes at once.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
     /// Run eidos on a Kubernetes cluster: the node agent, and the manifests that deploy it.
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -199,13 +206,6 @@ pub enum AgentCommand {
     /// Print the Kubernetes manifests (Namespace, ServiceAccount, RBAC, DaemonSet or Job) as one
     /// YAML stream, for `kubectl apply -f -`.
     Manifests(crate::commands::agent::ManifestsArgs),
-    /// What changed between two snapshots: added, removed and changed readings (exit 3 when
-    /// something did), or the JSON Patch from one to the other.
-    #[command(after_help = crate::commands::diff::AFTER_HELP)]
-    Diff(crate::commands::diff::DiffArgs),
-    /// Many nodes at once.
-    #[command(subcommand)]
-    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 /// `eidos config …`.

@@ -86,7 +86,11 @@ fn two_snapshots_of_this_machine_in_a_row_do_not_drift_but_their_volatile_readin
     assert_eq!(report["summary"]["drift"], false);
     assert!(report["summary"]["ignored"].as_u64().unwrap() > 0);
     // Every pattern the built collectors declare parses (a bad one would be warned about).
-    assert!(!out.stderr.contains("invalid volatile key pattern"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("invalid volatile key pattern"),
+        "{}",
+        out.stderr
+    );
     let origins: Vec<&Value> = report["ignored"]
         .as_array()
         .unwrap()

@@ -103,7 +103,10 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     let mut rules = args.ignore.rules(&mut registry)?;
     rules.add_node_identity();
     let validator = if args.validate {
-        Some(Validator::new(load_store(ctx, &registry)?, FailOn::default()))
+        Some(Validator::new(
+            load_store(ctx, &registry)?,
+            FailOn::default(),
+        ))
     } else {
         None
     };

@@ -43,13 +43,9 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     }
     let mut outcome = collect(ctx, &mut registry, &args.collect)?;
     if args.redact {
-        outcome.snapshot = super::redact::apply(
-            &mut registry,
-            &outcome.snapshot,
-            &args.redact_options,
-            file,
-        )?
-        .snapshot;
+        outcome.snapshot =
+            super::redact::apply(&mut registry, &outcome.snapshot, &args.redact_options, file)?
+                .snapshot;
     }
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")

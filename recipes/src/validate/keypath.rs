@@ -88,8 +88,8 @@ impl KeyPath {
 ///
 /// It is split like a [`KeyPath`] (the key is everything after the second `/`, so a `*` in the key
 /// also matches across `/`). The type matches without regard to case, the subtype and the key
-/// exactly. Collectors declare their volatile and sensitive keys in this syntax, and `--ignore`
-/// takes it.
+/// exactly. Collectors declare their volatile and sensitive keys in this syntax, and `--ignore`,
+/// `eidos redact --redact-keep` and `--redact-also` take it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyPattern {
     /// The type pattern, lower case.
@@ -183,68 +183,6 @@ impl std::str::FromStr for KeyPath {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         KeyPath::parse(s)
     }
-}
-
-/// A key pattern: a [`KeyPath`] whose three parts may hold `*`, which matches any run of
-/// characters (`/` and `.` included, as keys contain them). Collectors declare their volatile and
-/// sensitive keys this way (`os/sysctl//proc/sys/kernel/hostname`, `gpu/gpu-*/serial`,
-/// `k8s/node/*`), and `eidos redact --redact-keep`/`--redact-also` take them. The type matches
-/// without regard to case, the subtype and the key exactly.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KeyPattern {
-    path: KeyPath,
-}
-
-impl KeyPattern {
-    /// Parses `TYPE/SUBTYPE/KEY` with `*` globs; the parts split as for [`KeyPath::parse`].
-    pub fn parse(text: &str) -> Result<KeyPattern, KeyPathError> {
-        KeyPath::parse(text).map(|path| KeyPattern { path })
-    }
-
-    /// Whether the reading `key` of `subtype` in a measurement of type `kind` matches.
-    pub fn matches(&self, kind: &str, subtype: &str, key: &str) -> bool {
-        glob(
-            self.path.kind.as_bytes(),
-            kind.to_ascii_lowercase().as_bytes(),
-        ) && glob(self.path.subtype.as_bytes(), subtype.as_bytes())
-            && glob(self.path.key.as_bytes(), key.as_bytes())
-    }
-}
-
-impl fmt::Display for KeyPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.path.fmt(f)
-    }
-}
-
-impl std::str::FromStr for KeyPattern {
-    type Err = KeyPathError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        KeyPattern::parse(s)
-    }
-}
-
-/// `*`-only wildcard match of `text` against `pattern`, in linear space and quadratic time at
-/// worst (the classic backtrack-to-the-last-star walk; no recursion, so no blow-up on `*a*a*a`).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
