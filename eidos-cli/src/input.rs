@@ -212,9 +212,10 @@ impl SnapshotError {
     }
 }
 
-/// Reads the snapshot in `path` (`-`: standard input; `cm://NAMESPACE/NAME`: a ConfigMap): eidos's
-/// or the Go tool's, in YAML or JSON, at most [`SNAPSHOT_MAX_BYTES`].
-pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+/// Reads the bytes of the snapshot source `path`: a file, `-` (standard input) or a ConfigMap
+/// (`cm://NAMESPACE/NAME`), at most [`SNAPSHOT_MAX_BYTES`]. Every command that reads one snapshot
+/// comes through here, so every command takes every source.
+fn read_source(path: &Path) -> Result<Vec<u8>, SnapshotError> {
     if let Some(text) = path.to_str().filter(|t| eidos_fleet::address::is_cm(t)) {
         let address = eidos_fleet::CmAddress::parse(text, &eidos_k8s_client::process_env)?;
         let text = crate::fleet::read(&address)?;
@@ -226,12 +227,15 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
             }
             .into());
         }
-        return parse_snapshot(text.as_bytes()).map_err(|reason| SnapshotError::Invalid {
-            path: path.to_owned(),
-            reason,
-        });
+        return Ok(text.into_bytes());
     }
-    let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
+    Ok(read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?)
+}
+
+/// Reads the snapshot in `path` (`-`: standard input; `cm://NAMESPACE/NAME`: a ConfigMap): eidos's
+/// or the Go tool's, in YAML or JSON, at most [`SNAPSHOT_MAX_BYTES`].
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = read_source(path)?;
     parse_snapshot(&bytes).map_err(|reason| SnapshotError::Invalid {
         path: path.to_owned(),
         reason,
@@ -251,7 +255,7 @@ pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
 /// Reads the snapshot in `path` (as [`read_snapshot`]) and also the document as written: every
 /// field, in its order, as JSON (`eidos diff --format json-patch` patches the document itself).
 pub fn read_snapshot_document(path: &Path) -> Result<(Snapshot, serde_json::Value), SnapshotError> {
-    let bytes = read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?;
+    let bytes = read_source(path)?;
     parse_snapshot_document(&bytes).map_err(|reason| SnapshotError::Invalid {
         path: path.to_owned(),
         reason,

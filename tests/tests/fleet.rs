@@ -560,3 +560,94 @@ fn the_daemonset_and_job_commands_write_configmaps_for_real() {
         "gpu-node-4"
     );
 }
+
+/// The fleet report reads a namespace's snapshot ConfigMaps as it reads a directory, and `diff`
+/// compares two ConfigMaps: three nodes write their snapshots, one with another swappiness; the
+/// report names that node as the one outlier, a ConfigMap eidos did not write is not listed, and a
+/// list the cluster forbids is a runtime failure (exit 1) naming the verb.
+#[test]
+fn the_fleet_report_and_diff_read_snapshots_from_configmaps() {
+    let c = cluster();
+    let dir = PluginDir::with(PLUGINS);
+    let usual = fixture_root();
+    let odd = fixture_root();
+    std::fs::write(odd.path().join("proc/sys/vm/swappiness"), "60\n").unwrap();
+    for (node, root) in [
+        ("gpu-node-1", &usual),
+        ("gpu-node-2", &usual),
+        ("gpu-node-3", &odd),
+    ] {
+        let out = run(eidos_on(&dir, root.path(), &c)
+            .env("NODE_NAME", node)
+            .args([
+                "snapshot",
+                "--collectors",
+                "os",
+                "--output",
+                "cm://eidos/eidos-$(NODE_NAME)",
+            ]));
+        assert_eq!(out.code, Some(0), "{node}: {}", out.stderr);
+    }
+    // Not a snapshot of eidos's: the report's selector leaves it out.
+    c.server.insert_config_map(ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("unrelated".into()),
+            namespace: Some("eidos".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("snapshot".into(), "not yaml: [".into())])),
+        ..ConfigMap::default()
+    });
+
+    let out = run(eidos_on(&dir, usual.path(), &c).args([
+        "fleet",
+        "report",
+        "--from",
+        "cm://eidos",
+        "--format",
+        "json",
+        "--fail-on",
+        "drift",
+    ]));
+    assert_eq!(out.code, Some(3), "drift found: {}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["nodes"], 3, "{report:#}");
+    assert_eq!(report["summary"]["unreadable"], 0, "{report:#}");
+    let keys = report["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "only swappiness drifts: {report:#}");
+    assert_eq!(keys[0]["path"], "os/sysctl//proc/sys/vm/swappiness");
+    assert_eq!(
+        keys[0]["minorities"][0]["outliers"],
+        serde_json::json!(["gpu-node-3"])
+    );
+
+    let out = run(eidos_on(&dir, usual.path(), &c).args([
+        "diff",
+        "cm://eidos/eidos-gpu-node-1",
+        "cm://eidos/eidos-gpu-node-2",
+    ]));
+    assert_eq!(out.code, Some(0), "two alike nodes: {}", out.stderr);
+    let out = run(eidos_on(&dir, usual.path(), &c).args([
+        "diff",
+        "cm://eidos/eidos-gpu-node-1",
+        "cm://eidos/eidos-gpu-node-3",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let diff: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        diff["changes"][0]["changed"]["/proc/sys/vm/swappiness"]["new"], "60",
+        "{diff:#}"
+    );
+
+    c.server.inject(Fault::on("GET", CM_PATH, 403, 1));
+    let out =
+        run(eidos_on(&dir, usual.path(), &c).args(["fleet", "report", "--from", "cm://eidos"]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("list") && out.stderr.contains("configmaps"),
+        "{}",
+        out.stderr
+    );
+}

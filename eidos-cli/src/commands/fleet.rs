@@ -98,6 +98,13 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
         return Err(usage_error!("--fail-on invalid needs --validate"));
     }
     let source = FleetSource::parse(&args.from).map_err(CliError::usage)?;
+    let source_error = |e: crate::input::sources::SourceError| {
+        if e.is_runtime() {
+            CliError::runtime(e)
+        } else {
+            CliError::usage(e)
+        }
+    };
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, args.output.as_deref())?;
     let mut rules = args.ignore.rules(&mut registry)?;
@@ -110,7 +117,9 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     } else {
         None
     };
-    let entries = source.entries().map_err(CliError::usage)?;
+    let entries = source
+        .entries(&crate::fleet::access(ctx, &[]))
+        .map_err(source_error)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let options = GatherOptions {
         rules: &rules,

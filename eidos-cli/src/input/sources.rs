@@ -1,27 +1,24 @@
 //! Where many snapshots come from (`eidos fleet report --from SOURCE`): a [`FleetSource`] lists
 //! its [`Entry`]s, and each entry is read through the one snapshot reader.
 //!
-//! Today a source is a directory. A source of ConfigMaps (`cm://NAMESPACE[?selector=...]`) is a
-//! second variant of [`FleetSource`] listing [`Entry`]s of its own kind; nothing else changes.
+//! A source is a directory of snapshot files, or the snapshot ConfigMaps of a namespace
+//! (`cm://NAMESPACE[?selector=LABELS]`, listed a page at a time by `eidos-fleet`).
 
-use super::{read_snapshot_file, SnapshotError};
+use super::{parse_snapshot, read_snapshot_file, InputError, SnapshotError, SNAPSHOT_MAX_BYTES};
+use eidos_fleet::CmSelection;
 use eidos_plugin_api::Snapshot;
 use std::path::{Path, PathBuf};
-
-/// The scheme of ConfigMap sources (not readable by this build yet).
-const CONFIGMAP_SCHEME: &str = "cm://";
+use std::sync::Arc;
 
 /// Why a source could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// The text names no source this build can read.
-    #[error("unsupported snapshot source {text:?}: {reason}")]
-    Unsupported {
-        /// The text given.
-        text: String,
-        /// Why, and what is expected.
-        reason: String,
-    },
+    /// A `cm://` source is malformed (a usage error).
+    #[error(transparent)]
+    Address(#[from] eidos_fleet::AddressError),
+    /// The ConfigMaps could not be listed (the cluster's failure: exit 1).
+    #[error(transparent)]
+    Cluster(#[from] eidos_fleet::StoreError),
     /// The directory could not be listed.
     #[error("cannot list the snapshot directory {}: {error}", .path.display())]
     List {
@@ -37,25 +34,49 @@ pub enum SourceError {
 pub enum FleetSource {
     /// Every entry of a directory (not its subdirectories' entries), except hidden ones.
     Dir(PathBuf),
+    /// The snapshot ConfigMaps of a namespace that match a label selector.
+    ConfigMaps(CmSelection),
+}
+
+impl SourceError {
+    /// Whether the failure is the environment's (the cluster), not the input's: exit 1, not 2.
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, SourceError::Cluster(_) | SourceError::List { .. })
+    }
 }
 
 impl FleetSource {
-    /// Parses `--from`: a directory path.
+    /// Parses `--from`: `cm://NAMESPACE[?selector=LABELS]`, else a directory path.
     pub fn parse(text: &str) -> Result<FleetSource, SourceError> {
-        if text.starts_with(CONFIGMAP_SCHEME) {
-            return Err(SourceError::Unsupported {
-                text: text.to_owned(),
-                reason: "this build reads snapshot directories only (--from DIR)".to_owned(),
-            });
+        if eidos_fleet::address::is_cm(text) {
+            return Ok(FleetSource::ConfigMaps(CmSelection::parse(text)?));
         }
         Ok(FleetSource::Dir(PathBuf::from(text)))
     }
 
-    /// The entries, sorted by name. Hidden entries (`.name`) are left out; everything else is
-    /// listed, even what is not a regular file, so that it is reported, not silently passed over.
-    pub fn entries(&self) -> Result<Vec<Entry>, SourceError> {
+    /// The entries, sorted by name. Hidden entries (`.name`) of a directory are left out;
+    /// everything else is listed, even what is not a regular file, so that it is reported, not
+    /// silently passed over. ConfigMaps are fetched here (`access`: how to reach the cluster).
+    pub fn entries(&self, access: &eidos_fleet::Access) -> Result<Vec<Entry>, SourceError> {
         match self {
             FleetSource::Dir(dir) => list_dir(dir),
+            FleetSource::ConfigMaps(selection) => {
+                let listed = eidos_fleet::blocking::list_snapshots(
+                    access,
+                    &selection.namespace,
+                    &selection.selector,
+                )?;
+                let mut entries: Vec<Entry> = listed
+                    .into_iter()
+                    .map(|(name, text)| Entry::ConfigMap {
+                        namespace: selection.namespace.clone(),
+                        name,
+                        text: Arc::new(text.map_err(|e| e.to_string())),
+                    })
+                    .collect();
+                entries.sort();
+                Ok(entries)
+            }
         }
     }
 }
@@ -83,6 +104,15 @@ fn list_dir(dir: &Path) -> Result<Vec<Entry>, SourceError> {
 pub enum Entry {
     /// A file in a directory.
     File(PathBuf),
+    /// A ConfigMap, fetched when the source was listed: its snapshot text, or why it has none.
+    ConfigMap {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The snapshot text it holds, or why it could not be read.
+        text: Arc<Result<String, String>>,
+    },
 }
 
 impl Entry {
@@ -90,6 +120,9 @@ impl Entry {
     pub fn source(&self) -> String {
         match self {
             Entry::File(path) => path.display().to_string(),
+            Entry::ConfigMap {
+                namespace, name, ..
+            } => format!("cm://{namespace}/{name}"),
         }
     }
 
@@ -100,6 +133,7 @@ impl Entry {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
+            Entry::ConfigMap { name, .. } => name.clone(),
         }
     }
 
@@ -107,6 +141,26 @@ impl Entry {
     pub fn read(&self) -> Result<Snapshot, SnapshotError> {
         match self {
             Entry::File(path) => read_snapshot_file(path),
+            Entry::ConfigMap { text, .. } => {
+                let path = PathBuf::from(self.source());
+                let text = text
+                    .as_ref()
+                    .as_ref()
+                    .map_err(|reason| SnapshotError::Invalid {
+                        path: path.clone(),
+                        reason: reason.clone(),
+                    })?;
+                if text.len() as u64 > SNAPSHOT_MAX_BYTES {
+                    return Err(InputError::TooLarge {
+                        what: "the snapshot".to_owned(),
+                        path,
+                        limit: SNAPSHOT_MAX_BYTES,
+                    }
+                    .into());
+                }
+                parse_snapshot(text.as_bytes())
+                    .map_err(|reason| SnapshotError::Invalid { path, reason })
+            }
         }
     }
 }
@@ -123,11 +177,16 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let source = FleetSource::parse(dir.path().to_str().unwrap()).unwrap();
-        let names: Vec<String> = source.entries().unwrap().iter().map(Entry::name).collect();
+        let names: Vec<String> = source
+            .entries(&eidos_fleet::Access::default())
+            .unwrap()
+            .iter()
+            .map(Entry::name)
+            .collect();
         assert_eq!(names, ["a.json", "b.yaml", "notes.txt", "sub"]);
         let err = FleetSource::parse("/nonexistent/dir")
             .unwrap()
-            .entries()
+            .entries(&eidos_fleet::Access::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -137,13 +196,32 @@ mod tests {
     }
 
     #[test]
-    fn configmap_sources_are_named_as_not_readable_yet() {
-        let err = FleetSource::parse("cm://gpu-operator")
+    fn configmap_sources_parse_and_malformed_ones_are_usage_errors() {
+        let source = FleetSource::parse("cm://gpu-operator?selector=pool%3Da").unwrap();
+        let FleetSource::ConfigMaps(selection) = source else {
+            panic!("{source:?}")
+        };
+        assert_eq!(selection.namespace, "gpu-operator");
+        let err = FleetSource::parse("cm://Not_A_Namespace").unwrap_err();
+        assert!(!err.is_runtime(), "{err}");
+        assert!(err.to_string().contains("cm://NAMESPACE"), "{err}");
+    }
+
+    #[test]
+    fn a_configmap_entry_is_named_by_its_address_and_reads_its_text() {
+        let entry = |text: Result<String, String>| Entry::ConfigMap {
+            namespace: "eidos".into(),
+            name: "eidos-node-1".into(),
+            text: Arc::new(text),
+        };
+        let good = entry(Ok(eidos_test_fixtures::H100_EKS_GO_YAML.to_owned()));
+        assert_eq!(good.source(), "cm://eidos/eidos-node-1");
+        assert_eq!(good.name(), "eidos-node-1");
+        assert!(good.read().is_ok());
+        let err = entry(Err("the ConfigMap holds no snapshot".into()))
+            .read()
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("cm://gpu-operator") && err.contains("--from DIR"),
-            "{err}"
-        );
+        assert!(err.contains("holds no snapshot"), "{err}");
     }
 }
