@@ -738,8 +738,8 @@ fn fleet_validation_gives_each_node_a_verdict_and_fail_on_invalid_exits_3() {
             "--fail-on invalid needs --validate",
         ),
         (
-            &["fleet", "report", "--from", "cm://gpu-operator"],
-            "unsupported snapshot source",
+            &["fleet", "report", "--from", "cm://Not_A_Namespace"],
+            "invalid ConfigMap address",
         ),
         (
             &[

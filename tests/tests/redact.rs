@@ -510,3 +510,101 @@ fn bad_redaction_requests_are_usage_errors_and_write_nothing() {
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("need --redact"), "{}", out.stderr);
 }
+
+/// A redacted pair still diffs as the original pair does: the same readings change, a value that
+/// is not sensitive keeps its old and new values, a sensitive one changes between two pseudonyms
+/// (neither the original), and two redactions of one snapshot with one key do not drift at all.
+#[test]
+fn a_redacted_pair_diffs_like_the_original_pair() {
+    let dir = PluginDir::with(PLUGINS);
+    let tmp = tempfile::tempdir().unwrap();
+    let old: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(reference_snapshot()).unwrap()).unwrap();
+    let mut new = old.clone();
+    for m in new["measurements"].as_array_mut().unwrap() {
+        for s in m["subtypes"].as_array_mut().unwrap() {
+            if s["subtype"] == "sysctl" {
+                s["data"]["/proc/sys/vm/swappiness"] = json!("1");
+                s["data"]["/proc/sys/kernel/hostname"] = json!("ip-10-0-99-17.ec2.internal");
+            }
+        }
+    }
+    let (old_path, new_path) = (tmp.path().join("old.json"), tmp.path().join("new.json"));
+    write_json(&old_path, &old);
+    write_json(&new_path, &new);
+    let redact = |input: &Path, output: &Path| {
+        let out = run(eidos(&[dir.path()]).args([
+            "redact",
+            input.to_str().unwrap(),
+            "--redact-key",
+            KEY,
+            "--format",
+            "json",
+            "--output",
+            output.to_str().unwrap(),
+        ]));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    };
+    let (old_red, new_red) = (
+        tmp.path().join("old.red.json"),
+        tmp.path().join("new.red.json"),
+    );
+    redact(&old_path, &old_red);
+    redact(&new_path, &new_red);
+    let diff = |a: &Path, b: &Path| {
+        let out = run(eidos(&[dir.path()]).args([
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        (
+            out.code,
+            serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null),
+            out.stderr,
+        )
+    };
+    let changed = |report: &Value| -> Vec<(String, Value, Value)> {
+        let mut all = Vec::new();
+        for change in report["changes"].as_array().unwrap() {
+            for (key, values) in change["changed"].as_object().unwrap() {
+                all.push((key.clone(), values["old"].clone(), values["new"].clone()));
+            }
+            assert!(
+                change["added"].as_object().is_none_or(|m| m.is_empty()),
+                "{change}"
+            );
+            assert!(
+                change["removed"].as_object().is_none_or(|m| m.is_empty()),
+                "{change}"
+            );
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    };
+
+    let (code, plain, stderr) = diff(&old_path, &new_path);
+    assert_eq!(code, Some(3), "{stderr}");
+    let (code, redacted, stderr) = diff(&old_red, &new_red);
+    assert_eq!(code, Some(3), "{stderr}");
+    let (plain, redacted) = (changed(&plain), changed(&redacted));
+    let keys = |c: &[(String, Value, Value)]| c.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        keys(&plain),
+        ["/proc/sys/kernel/hostname", "/proc/sys/vm/swappiness"]
+    );
+    assert_eq!(keys(&redacted), keys(&plain));
+    assert_eq!(redacted[1], plain[1], "swappiness is not sensitive");
+    let (_, old_host, new_host) = &redacted[0];
+    assert_ne!(old_host, new_host);
+    for host in [old_host, new_host] {
+        let host = host.as_str().unwrap();
+        assert!(!host.contains("ip-10-0-"), "{host} is not redacted");
+    }
+
+    let again = tmp.path().join("old.red-again.json");
+    redact(&old_path, &again);
+    let (code, _, stderr) = diff(&old_red, &again);
+    assert_eq!(code, Some(0), "one key, one redaction: {stderr}");
+}

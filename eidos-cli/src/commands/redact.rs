@@ -227,8 +227,23 @@ fn check_map_target(path: &Path) -> CliResult {
             "--redact-map {} is not a regular file: the map is only written to a file (mode 0600)",
             path.display()
         )),
+        // `/dev/stdout`, `/proc/self/fd/1` and the like, when standard output is a file.
+        Ok(meta) if is_standard_stream(&meta) => Err(usage_error!(
+            "--redact-map {} is standard output or standard error: the map holds every original \
+             value; name a file of its own",
+            path.display()
+        )),
         _ => Ok(()),
     }
+}
+
+/// Whether `meta` describes the file standard output or standard error is.
+fn is_standard_stream(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let same = |stat: rustix::io::Result<rustix::fs::Stat>| {
+        stat.is_ok_and(|st| st.st_dev == meta.dev() && st.st_ino == meta.ino())
+    };
+    same(rustix::fs::fstat(std::io::stdout())) || same(rustix::fs::fstat(std::io::stderr()))
 }
 
 /// Writes `bytes` to a new file with mode 0600 in `path`'s directory, then renames it over `path`.

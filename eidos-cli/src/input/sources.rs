@@ -41,7 +41,7 @@ pub enum FleetSource {
 impl SourceError {
     /// Whether the failure is the environment's (the cluster), not the input's: exit 1, not 2.
     pub fn is_runtime(&self) -> bool {
-        matches!(self, SourceError::Cluster(_) | SourceError::List { .. })
+        matches!(self, SourceError::Cluster(_))
     }
 }
 
