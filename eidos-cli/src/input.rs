@@ -212,6 +212,18 @@ impl SnapshotError {
     }
 }
 
+/// A snapshot that cannot be read is the input's fault (exit 2), except a cluster that could not
+/// be read (exit 1): every command that reads snapshots reports them the same way.
+impl From<SnapshotError> for crate::error::CliError {
+    fn from(e: SnapshotError) -> Self {
+        if e.is_runtime() {
+            crate::error::CliError::runtime(e)
+        } else {
+            crate::error::CliError::usage(e)
+        }
+    }
+}
+
 /// Reads the bytes of the snapshot source `path`: a file, `-` (standard input) or a ConfigMap
 /// (`cm://NAMESPACE/NAME`), at most [`SNAPSHOT_MAX_BYTES`]. Every command that reads one snapshot
 /// comes through here, so every command takes every source.
@@ -219,17 +231,23 @@ fn read_source(path: &Path) -> Result<Vec<u8>, SnapshotError> {
     if let Some(text) = path.to_str().filter(|t| eidos_fleet::address::is_cm(t)) {
         let address = eidos_fleet::CmAddress::parse(text, &eidos_k8s_client::process_env)?;
         let text = crate::fleet::read(&address)?;
-        if text.len() as u64 > SNAPSHOT_MAX_BYTES {
-            return Err(InputError::TooLarge {
-                what: "the snapshot".to_owned(),
-                path: path.to_owned(),
-                limit: SNAPSHOT_MAX_BYTES,
-            }
-            .into());
-        }
+        check_fetched_size(path, &text)?;
         return Ok(text.into_bytes());
     }
     Ok(read_capped(path, SNAPSHOT_MAX_BYTES, "the snapshot")?)
+}
+
+/// Holds snapshot text fetched whole (from a ConfigMap) to the cap a file read stops at.
+pub(crate) fn check_fetched_size(path: &Path, text: &str) -> Result<(), SnapshotError> {
+    if text.len() as u64 > SNAPSHOT_MAX_BYTES {
+        return Err(InputError::TooLarge {
+            what: "the snapshot".to_owned(),
+            path: path.to_owned(),
+            limit: SNAPSHOT_MAX_BYTES,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Reads the snapshot in `path` (`-`: standard input; `cm://NAMESPACE/NAME`: a ConfigMap): eidos's

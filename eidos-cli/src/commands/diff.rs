@@ -111,17 +111,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> CliResult {
         )
     };
     let rules = args.ignore.rules(&mut registry)?;
-    // A cluster that cannot be read is the environment's failure (exit 1), anything else the
-    // input's (exit 2).
-    let read = |path: &Path| {
-        crate::input::read_snapshot_document(path).map_err(|e| {
-            if e.is_runtime() {
-                CliError::runtime(e)
-            } else {
-                CliError::usage(e)
-            }
-        })
-    };
+    let read = |path: &Path| -> CliResult<_> { Ok(crate::input::read_snapshot_document(path)?) };
     let (old, old_document) = read(&args.old)?;
     let (new, new_document) = read(&args.new)?;
     let report = diff::diff(

@@ -97,14 +97,7 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     if args.fail_on.contains(&FailOnArg::Invalid) && !args.validate {
         return Err(usage_error!("--fail-on invalid needs --validate"));
     }
-    let source = FleetSource::parse(&args.from).map_err(CliError::usage)?;
-    let source_error = |e: crate::input::sources::SourceError| {
-        if e.is_runtime() {
-            CliError::runtime(e)
-        } else {
-            CliError::usage(e)
-        }
-    };
+    let source = FleetSource::parse(&args.from)?;
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, args.output.as_deref())?;
     let mut rules = args.ignore.rules(&mut registry)?;
@@ -117,9 +110,7 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     } else {
         None
     };
-    let entries = source
-        .entries(&crate::fleet::access(ctx, &[]))
-        .map_err(source_error)?;
+    let entries = source.entries(&crate::fleet::access(ctx, &[]))?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let options = GatherOptions {
         rules: &rules,

@@ -134,13 +134,7 @@ fn derive_from_snapshot(path: &Path) -> CliResult<Query> {
 /// `-` or `cm://`); errors name the input and are usage errors, except a cluster that could not be
 /// read (exit 1).
 pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot> {
-    crate::input::read_snapshot(path).map_err(|e| {
-        if e.is_runtime() {
-            CliError::runtime(e)
-        } else {
-            CliError::usage(e)
-        }
-    })
+    Ok(crate::input::read_snapshot(path)?)
 }
 
 /// The folder of a plugin directory whose recipe data is layered on top when the directory is

@@ -4,7 +4,7 @@
 //! A source is a directory of snapshot files, or the snapshot ConfigMaps of a namespace
 //! (`cm://NAMESPACE[?selector=LABELS]`, listed a page at a time by `eidos-fleet`).
 
-use super::{parse_snapshot, read_snapshot_file, InputError, SnapshotError, SNAPSHOT_MAX_BYTES};
+use super::{check_fetched_size, parse_snapshot, read_snapshot_file, SnapshotError};
 use eidos_fleet::CmSelection;
 use eidos_plugin_api::Snapshot;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,17 @@ impl SourceError {
     /// Whether the failure is the environment's (the cluster), not the input's: exit 1, not 2.
     pub fn is_runtime(&self) -> bool {
         matches!(self, SourceError::Cluster(_))
+    }
+}
+
+/// As for [`SnapshotError`]: a cluster that could not be listed exits 1, a bad source 2.
+impl From<SourceError> for crate::error::CliError {
+    fn from(e: SourceError) -> Self {
+        if e.is_runtime() {
+            crate::error::CliError::runtime(e)
+        } else {
+            crate::error::CliError::usage(e)
+        }
     }
 }
 
@@ -150,14 +161,7 @@ impl Entry {
                         path: path.clone(),
                         reason: reason.clone(),
                     })?;
-                if text.len() as u64 > SNAPSHOT_MAX_BYTES {
-                    return Err(InputError::TooLarge {
-                        what: "the snapshot".to_owned(),
-                        path,
-                        limit: SNAPSHOT_MAX_BYTES,
-                    }
-                    .into());
-                }
+                check_fetched_size(&path, text)?;
                 parse_snapshot(text.as_bytes())
                     .map_err(|reason| SnapshotError::Invalid { path, reason })
             }
