@@ -842,6 +842,10 @@ pub fn gather<T: Sync>(
         }
         drop(tx);
         let mut done = 0;
+        // `--strict` names the first unreadable input in input order, whichever worker finished
+        // first: inputs are claimed in order, so once input `i` fails every input before it has
+        // been claimed and is still reported here after `stop` is set.
+        let mut first_unreadable: Option<(usize, Unreadable)> = None;
         for (i, outcome) in rx {
             done += 1;
             progress(done, inputs.len());
@@ -858,15 +862,19 @@ pub fn gather<T: Sync>(
                         source: source(&inputs[i]),
                         reason,
                     };
-                    if options.strict {
+                    if !options.strict {
+                        fleet.add_unreadable(i, unreadable);
+                    } else if first_unreadable.as_ref().is_none_or(|(j, _)| i < *j) {
                         stop.store(true, Ordering::Relaxed);
-                        return Err(GatherError::Unreadable(unreadable));
+                        first_unreadable = Some((i, unreadable));
                     }
-                    fleet.add_unreadable(i, unreadable);
                 }
             }
         }
-        Ok(())
+        match first_unreadable {
+            Some((_, unreadable)) => Err(GatherError::Unreadable(unreadable)),
+            None => Ok(()),
+        }
     });
     result?;
     Ok(fleet.report(options.rules))

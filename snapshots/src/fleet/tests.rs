@@ -257,7 +257,35 @@ fn gather_reads_on_threads_skips_what_is_not_a_snapshot_and_stops_when_strict() 
     };
     let err = gather(&inputs, |i| format!("in/{i}"), read, &strict, |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("not a snapshot"), "{err}");
-    assert!(err.to_string().starts_with("in/"), "{err}");
+    assert!(err.to_string().starts_with("in/5:"), "{err}");
+}
+
+#[test]
+fn strict_names_the_first_unreadable_input_in_order_even_when_a_later_one_fails_sooner() {
+    let inputs: Vec<usize> = (0..8).collect();
+    let read = |&i: &usize| -> Result<Read, String> {
+        match i {
+            // The first bad input is slow to read; a later one fails at once on another thread.
+            2 => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Err("slow and broken".to_owned())
+            }
+            3 => Err("quick and broken".to_owned()),
+            _ => Ok(Read {
+                snapshot: node(&format!("n{i}"), i as u64),
+                fallback_name: String::new(),
+            }),
+        }
+    };
+    let rules = rules();
+    let options = GatherOptions {
+        rules: &rules,
+        validator: None,
+        strict: true,
+        threads: 3,
+    };
+    let err = gather(&inputs, |i| format!("in/{i}"), read, &options, |_, _| {}).unwrap_err();
+    assert_eq!(err.to_string(), "in/2: slow and broken");
 }
 
 #[test]
