@@ -15,7 +15,7 @@ pub const SNAPSHOT_KIND: &str = "Snapshot";
 pub const SNAPSHOT_API_VERSION: &str = "snapshot.dgxc.io/v1";
 
 /// One value read from a node. Untagged: it is written as the bare YAML/JSON scalar.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Reading {
     /// A boolean (`true`/`false`), e.g. a loaded kernel module.
@@ -28,6 +28,65 @@ pub enum Reading {
     Float(f64),
     /// Text. Numbers read from text files stay text (`"0"`), as the Go tool wrote them.
     Str(String),
+}
+
+/// Read straight from the scalar the format hands over. (A derived untagged enum would buffer
+/// each value and try the variants in turn, formatting an error message for every miss: most of
+/// the cost of reading a large fleet of snapshots.) Accepts exactly what the variants accept:
+/// booleans, integers (those above `i64::MAX` as [`Reading::Uint`]), floats and text.
+impl<'de> Deserialize<'de> for Reading {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadingVisitor)
+    }
+}
+
+struct ReadingVisitor;
+
+impl serde::de::Visitor<'_> for ReadingVisitor {
+    type Value = Reading;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a boolean, a number or text")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Reading, E> {
+        Ok(Reading::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Reading, E> {
+        Ok(Reading::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Reading, E> {
+        Ok(Reading::from(v))
+    }
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Reading, E> {
+        if let Ok(i) = i64::try_from(v) {
+            Ok(Reading::Int(i))
+        } else if let Ok(u) = u64::try_from(v) {
+            Ok(Reading::Uint(u))
+        } else {
+            Err(E::invalid_value(
+                serde::de::Unexpected::Other("an integer beyond 64 bits"),
+                &self,
+            ))
+        }
+    }
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Reading, E> {
+        match u64::try_from(v) {
+            Ok(u) => Ok(Reading::from(u)),
+            Err(_) => Err(E::invalid_value(
+                serde::de::Unexpected::Other("an integer beyond 64 bits"),
+                &self,
+            )),
+        }
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Reading, E> {
+        Ok(Reading::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Reading, E> {
+        Ok(Reading::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Reading, E> {
+        Ok(Reading::Str(v))
+    }
 }
 
 impl Reading {
@@ -371,6 +430,40 @@ mod tests {
     /// The shared fixture in the original Go tool's format.
     fn reference() -> &'static str {
         eidos_test_fixtures::H100_EKS_GO_YAML
+    }
+
+    #[test]
+    fn readings_keep_their_kind_from_yaml_and_json_and_refuse_what_is_not_a_scalar() {
+        let yaml: IndexMap<String, Reading> = serde_yaml::from_str(
+            "b: true\ni: -3\nz: 0\nbig: 18446744073709551615\nf: 1.5\ns: '0'\nt: text\n",
+        )
+        .unwrap();
+        let json: IndexMap<String, Reading> = serde_json::from_str(
+            r#"{"b":true,"i":-3,"z":0,"big":18446744073709551615,"f":1.5,"s":"0","t":"text"}"#,
+        )
+        .unwrap();
+        let expected: IndexMap<String, Reading> = [
+            ("b", Reading::Bool(true)),
+            ("i", Reading::Int(-3)),
+            ("z", Reading::Int(0)),
+            ("big", Reading::Uint(u64::MAX)),
+            ("f", Reading::Float(1.5)),
+            ("s", Reading::from("0")),
+            ("t", Reading::from("text")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(yaml, expected);
+        assert_eq!(json, expected);
+        for bad in ["v: null\n", "v: [1]\n", "v: {a: 1}\n"] {
+            let err = serde_yaml::from_str::<IndexMap<String, Reading>>(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("a boolean, a number or text"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(serde_json::from_str::<Reading>("null").is_err());
     }
 
     #[test]
