@@ -77,7 +77,10 @@ fn the_lister_stays_at_most_two_pages_ahead_of_its_reader() {
     }
     outcome.check().unwrap();
     assert_eq!(names.len(), 1000);
-    assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order, once each");
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "in name order, once each"
+    );
     assert_eq!(pages_asked(&server), 20);
 }
 
