@@ -1,15 +1,28 @@
 //! Benchmark helper (scripts/bench-fleet.py): lists every eidos snapshot ConfigMap of a namespace,
-//! a page of 500 at a time, and parses each into a snapshot, as a fleet report does; prints how
-//! many it read and the measurements they hold.
+//! a page of 500 at a time, and reads each into the fleet report's grouping while the next pages
+//! are listed — the path `eidos fleet report --from cm://NAMESPACE` takes (the streaming listing
+//! and `gather_stream` on one worker thread per core), without the plugin host and the rendering.
+//! Prints how many snapshots it read, how many were unreadable and the configurations found.
 //!
 //! `list_snapshots KUBECONFIG NAMESPACE`
 
-use eidos_fleet::store::{for_each_snapshot, PAGE_SIZE, SNAPSHOT_SELECTOR};
-use eidos_fleet::{connect, Access};
+use eidos_fleet::listing::{self, Listed};
+use eidos_fleet::store::{PAGE_SIZE, SNAPSHOT_SELECTOR};
+use eidos_fleet::Access;
 use eidos_plugin_api::Snapshot;
+use eidos_snapshots::fleet::{gather_stream, GatherOptions, Read};
+use eidos_snapshots::ignore::IgnoreRules;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// JSON when the text starts with `{`, YAML otherwise, as the CLI's reader decides.
+fn parse(text: &str) -> Result<Snapshot, String> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(kubeconfig), Some(namespace)) = (args.next(), args.next()) else {
         return Err("usage: list_snapshots KUBECONFIG NAMESPACE".into());
@@ -18,27 +31,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         kubeconfig: Some(kubeconfig),
         context: None,
     };
-    let client = connect(&access, &namespace).await?;
-    let mut snapshots = 0usize;
-    let mut measurements = 0usize;
-    let mut failures = 0usize;
-    for_each_snapshot(
-        &client,
-        &namespace,
-        SNAPSHOT_SELECTOR,
-        PAGE_SIZE,
-        |_, text| match text
-            .ok()
-            .and_then(|t| serde_yaml::from_str::<Snapshot>(&t).ok())
-        {
-            Some(snapshot) => {
-                snapshots += 1;
-                measurements += snapshot.measurements.len();
-            }
-            None => failures += 1,
+    let listing = listing::list(&access, &namespace, SNAPSHOT_SELECTOR, PAGE_SIZE)?;
+    let outcome = listing.outcome();
+    let mut rules = IgnoreRules::new();
+    rules.add_node_identity();
+    let options = GatherOptions {
+        rules: &rules,
+        validator: None,
+        strict: false,
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let report = gather_stream(
+        listing,
+        |listed: &Listed| format!("cm://{namespace}/{}", listed.name),
+        |listed: &Listed| {
+            let text = listed.text.as_ref().map_err(ToString::to_string)?;
+            Ok(Read {
+                snapshot: parse(text)?,
+                fallback_name: listed.name.clone(),
+            })
         },
-    )
-    .await?;
-    println!("snapshots {snapshots} measurements {measurements} unreadable {failures}");
+        &options,
+        |_, _| {},
+    )?;
+    outcome.check()?;
+    println!(
+        "snapshots {} unreadable {} configurations {}",
+        report.summary.nodes, report.summary.unreadable, report.summary.configurations
+    );
     Ok(())
 }

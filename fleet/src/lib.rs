@@ -3,6 +3,8 @@
 //! - [`address`]: `cm://NAMESPACE/NAME` (one snapshot in a ConfigMap) and
 //!   `cm://NAMESPACE?selector=LABELS` (a namespace's snapshots).
 //! - [`store`]: write a snapshot to a ConfigMap, read one, list a namespace's.
+//! - [`listing`]: a namespace's snapshots as an iterator, listed a page ahead on a thread of
+//!   its own (memory bounded whatever the number of nodes).
 //! - [`agent`]: the long-running node agent (`eidos agent run`): each round's collection runs in a
 //!   child process, so that a hung or crashing collector costs one round, never the agent.
 //! - [`manifests`]: the Kubernetes objects that deploy it (`eidos agent manifests`).
@@ -13,6 +15,7 @@
 pub mod address;
 pub mod agent;
 pub mod error;
+pub mod listing;
 pub mod manifests;
 pub mod store;
 
@@ -79,19 +82,6 @@ pub mod blocking {
         block_on(async {
             let client = connect(access, &address.to_string()).await?;
             store::read_snapshot(&client, address).await
-        })
-    }
-
-    /// [`store::list_snapshots`] with a client for `access`.
-    #[allow(clippy::type_complexity)]
-    pub fn list_snapshots(
-        access: &Access,
-        namespace: &str,
-        selector: &str,
-    ) -> Result<Vec<(String, Result<String, StoreError>)>, StoreError> {
-        block_on(async {
-            let client = connect(access, &format!("cm://{namespace}")).await?;
-            store::list_snapshots(&client, namespace, selector).await
         })
     }
 }

@@ -19,8 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 use kube::api::{ListParams, PostParams};
 use kube::Api;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
+use std::ops::ControlFlow;
 
 /// The key the snapshot is stored under, in `data` (text) or `binaryData` (gzip).
 pub const SNAPSHOT_KEY: &str = "snapshot";
@@ -256,37 +257,71 @@ pub async fn read_snapshot(
     snapshot_text(&config_map, &target)
 }
 
+/// How many times a list whose continue token expired (`410 Gone`) starts over before it fails.
+pub const LIST_RESTARTS: u32 = 3;
+
 /// Calls `each(name, text)` for every ConfigMap in `namespace` that `selector` matches, a page
 /// of `page_size` at a time (following continue tokens), so that memory holds one page, not the
-/// namespace. A ConfigMap whose content cannot be read is passed as `Err`, not fatal.
+/// namespace; `each` returning [`ControlFlow::Break`] ends the list early. A ConfigMap whose
+/// content cannot be read is passed as `Err`, not fatal.
+///
+/// A continue token expires when the list takes longer than the API server keeps its snapshot
+/// (`410 Gone`, reason `Expired`, typically after five to fifteen minutes). The list then starts
+/// over from the first page, at most [`LIST_RESTARTS`] times, with a warning; ConfigMaps already
+/// passed to `each` are skipped by name, so none is passed twice.
 pub async fn for_each_snapshot(
     client: &kube::Client,
     namespace: &str,
     selector: &str,
     page_size: u32,
-    mut each: impl FnMut(String, Result<String, StoreError>),
+    mut each: impl FnMut(String, Result<String, StoreError>) -> ControlFlow<()>,
 ) -> Result<usize, StoreError> {
     let target = format!("cm://{namespace}?selector={selector}");
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let mut params = ListParams::default()
+    let first = ListParams::default()
         .labels(selector)
         .limit(page_size.max(1));
-    let mut seen = 0usize;
+    let mut params = first.clone();
+    // The names passed to `each` (a few bytes a node), so that a restarted list skips them.
+    let mut passed: HashSet<String> = HashSet::new();
+    let mut restarts = 0;
     loop {
-        let page = api
-            .list(&params)
-            .await
-            .map_err(|e| classify(e, &target, namespace, "list"))?;
+        let page = match api.list(&params).await {
+            Ok(page) => page,
+            Err(kube::Error::Api(status))
+                if status.code == 410
+                    && params.continue_token.is_some()
+                    && restarts < LIST_RESTARTS =>
+            {
+                restarts += 1;
+                tracing::warn!(
+                    %target,
+                    restarts,
+                    "the list's continue token expired ({}: {}); listing again from the start, \
+                     skipping the {} ConfigMap(s) already read",
+                    status.reason,
+                    status.message,
+                    passed.len()
+                );
+                params = first.clone();
+                continue;
+            }
+            Err(e) => return Err(classify(e, &target, namespace, "list")),
+        };
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
         for config_map in page.items {
             let name = config_map.metadata.name.clone().unwrap_or_default();
+            if !passed.insert(name.clone()) {
+                continue;
+            }
             let text = snapshot_text(&config_map, &format!("cm://{namespace}/{name}"));
-            seen += 1;
-            each(name, text);
+            if each(name, text).is_break() {
+                return Ok(passed.len());
+            }
         }
         match next {
             Some(token) => params.continue_token = Some(token),
-            None => return Ok(seen),
+            None => return Ok(passed.len()),
         }
     }
 }
@@ -301,6 +336,7 @@ pub async fn list_snapshots(
     let mut out = Vec::new();
     for_each_snapshot(client, namespace, selector, PAGE_SIZE, |name, text| {
         out.push((name, text));
+        ControlFlow::Continue(())
     })
     .await?;
     Ok(out)

@@ -8,6 +8,7 @@ use eidos_k8s_fake::{FakeApiServer, FakeCluster, Fault};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 const SNAPSHOT: &str = eidos_test_fixtures::H100_EKS_GO_YAML;
 
@@ -271,10 +272,8 @@ async fn a_list_follows_continue_tokens_and_keeps_to_the_selector() {
     assert_eq!(one[0].0, "node-0007");
 }
 
-#[tokio::test]
-async fn an_expired_continue_token_fails_the_list_with_the_servers_reason() {
-    let f = fixture().await;
-    for i in 0..3 {
+async fn write_nodes(f: &Fixture, count: usize) {
+    for i in 0..count {
         store::write_snapshot(
             &f.client,
             &address(&format!("n{i}")),
@@ -284,16 +283,93 @@ async fn an_expired_continue_token_fails_the_list_with_the_servers_reason() {
         .await
         .unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_expired_continue_token_restarts_the_list_without_passing_a_configmap_twice() {
+    let f = fixture().await;
+    write_nodes(&f, 5).await;
+    // The second page's token expires: the list starts over and skips n0 and n1.
     f.server.inject(Fault::ExpireContinue {
         times: 1,
         replace_pods: None,
     });
     let mut seen = Vec::new();
+    let count = store::for_each_snapshot(&f.client, "eidos", SNAPSHOT_SELECTOR, 2, |name, _| {
+        seen.push(name);
+        ControlFlow::Continue(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, ["n0", "n1", "n2", "n3", "n4"]);
+    assert_eq!(count, 5);
+    let lists: Vec<(u16, bool)> = f
+        .server
+        .requests_to(CM_PATH)
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| (r.status, r.param("continue").is_some()))
+        .collect();
+    assert_eq!(
+        lists,
+        [
+            (200, false),
+            (410, true),
+            (200, false),
+            (200, true),
+            (200, true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_keeps_expiring_fails_the_list_after_a_bounded_number_of_restarts() {
+    let f = fixture().await;
+    write_nodes(&f, 3).await;
+    f.server.inject(Fault::ExpireContinue {
+        times: u32::MAX,
+        replace_pods: None,
+    });
+    let mut seen = Vec::new();
     let err = store::for_each_snapshot(&f.client, "eidos", SNAPSHOT_SELECTOR, 2, |name, _| {
-        seen.push(name)
+        seen.push(name);
+        ControlFlow::Continue(())
     })
     .await
     .unwrap_err();
     assert_eq!(seen, ["n0", "n1"]);
     assert!(err.to_string().contains("410"), "{err}");
+    let expired = f
+        .server
+        .requests_to(CM_PATH)
+        .iter()
+        .filter(|r| r.status == 410)
+        .count();
+    assert_eq!(expired as u32, store::LIST_RESTARTS + 1);
+}
+
+#[tokio::test]
+async fn the_reader_can_stop_the_list_early() {
+    let f = fixture().await;
+    write_nodes(&f, 5).await;
+    let mut seen = 0;
+    store::for_each_snapshot(&f.client, "eidos", SNAPSHOT_SELECTOR, 2, |_, _| {
+        seen += 1;
+        if seen == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, 3);
+    // The third page is never asked for.
+    let lists = f
+        .server
+        .requests_to(CM_PATH)
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(lists, 2);
 }

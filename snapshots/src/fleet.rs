@@ -15,7 +15,7 @@ use crate::FastMap as HashMap;
 use eidos_plugin_api::{Reading, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 /// The `kind` of a fleet report document.
@@ -803,16 +803,48 @@ pub fn gather<T: Sync>(
     options: &GatherOptions<'_>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<FleetReport, GatherError> {
-    let next = AtomicUsize::new(0);
+    let total = inputs.len();
+    gather_stream(
+        inputs.iter(),
+        |t: &&T| source(t),
+        |t: &&T| read(t),
+        options,
+        |done, _| progress(done, total),
+    )
+}
+
+/// [`gather`] for inputs that come one at a time (a paginated list, a channel): `inputs` is
+/// pulled only as workers are free, so an input is held only while a worker reads it and memory
+/// stays bounded whatever the number of inputs. `progress` gets (done, total) where the
+/// iterator knows its exact length, else (done, `None`).
+///
+/// An input's position in `inputs` orders the report where names tie and orders the unreadable
+/// inputs; with `strict`, the error names the first unreadable input in that order.
+pub fn gather_stream<T: Send, I: Iterator<Item = T> + Send>(
+    inputs: I,
+    source: impl Fn(&T) -> String + Sync,
+    read: impl Fn(&T) -> Result<Read, String> + Sync,
+    options: &GatherOptions<'_>,
+    mut progress: impl FnMut(usize, Option<usize>),
+) -> Result<FleetReport, GatherError> {
+    let total = match inputs.size_hint() {
+        (low, Some(high)) if low == high => Some(low),
+        _ => None,
+    };
+    // Workers claim inputs in order, one at a time, under this lock.
+    let next = std::sync::Mutex::new(inputs.enumerate());
     let stop = AtomicBool::new(false);
-    let threads = options.threads.clamp(1, inputs.len().max(1));
+    let threads = options.threads.clamp(1, total.unwrap_or(usize::MAX).max(1));
     let mut fleet = Fleet::new();
-    let work = |tx: mpsc::SyncSender<(usize, Result<Outcome, ValidatorError>)>| {
+    let work = |tx: mpsc::SyncSender<(usize, String, Result<Outcome, ValidatorError>)>| {
         let mut matcher = options.rules.matcher();
         while !stop.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(input) = inputs.get(i) else { break };
-            let outcome = match read(input) {
+            let claimed = next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some((i, input)) = claimed else { break };
+            let outcome = match read(&input) {
                 Err(reason) => Ok(Err(reason)),
                 Ok(read) => {
                     let profile = Profile::of(&read.snapshot, &mut matcher);
@@ -830,7 +862,10 @@ pub fn gather<T: Sync>(
                     }
                 }
             };
-            if tx.send((i, outcome)).is_err() {
+            let source = source(&input);
+            // The input (a snapshot's text) is let go before the outcome waits in the queue.
+            drop(input);
+            if tx.send((i, source, outcome)).is_err() {
                 break;
             }
         }
@@ -848,22 +883,19 @@ pub fn gather<T: Sync>(
         // first: inputs are claimed in order, so once input `i` fails every input before it has
         // been claimed and is still reported here after `stop` is set.
         let mut first_unreadable: Option<(usize, Unreadable)> = None;
-        for (i, outcome) in rx {
+        for (i, source, outcome) in rx {
             done += 1;
-            progress(done, inputs.len());
+            progress(done, total);
             match outcome {
                 Err(e) => {
                     stop.store(true, Ordering::Relaxed);
                     return Err(GatherError::Validator(e));
                 }
                 Ok(Ok((profile, name, verdict))) => {
-                    fleet.add(i, name, source(&inputs[i]), profile, verdict);
+                    fleet.add(i, name, source, profile, verdict);
                 }
                 Ok(Err(reason)) => {
-                    let unreadable = Unreadable {
-                        source: source(&inputs[i]),
-                        reason,
-                    };
+                    let unreadable = Unreadable { source, reason };
                     if !options.strict {
                         fleet.add_unreadable(i, unreadable);
                     } else if first_unreadable.as_ref().is_none_or(|(j, _)| i < *j) {

@@ -563,6 +563,12 @@ fn the_daemonset_and_job_commands_write_configmaps_for_real() {
     let health = wait_rounds(port, 1);
     assert_eq!(health["successes"], 1, "{health}");
     let cm = c.server.config_map("eidos", "eidos-gpu-node-3").unwrap();
+    // The pods store JSON: a fleet report parses it about ten times faster than YAML.
+    assert!(
+        snapshot_text(&cm).starts_with('{'),
+        "{}",
+        snapshot_text(&cm)
+    );
     let doc: serde_yaml::Value = serde_yaml::from_str(&snapshot_text(&cm)).unwrap();
     assert_eq!(doc["metadata"]["collectors"]["os"]["status"], "ok");
     assert_eq!(
@@ -672,4 +678,89 @@ fn the_fleet_report_and_diff_read_snapshots_from_configmaps() {
         "{}",
         out.stderr
     );
+}
+
+/// A fleet larger than one page (500): the report reads every node once even when the list's
+/// continue token expires part way (the list starts over), and a list that keeps failing part
+/// way fails the report (exit 1) instead of reporting part of the fleet.
+#[test]
+fn a_fleet_report_over_many_pages_survives_an_expired_token_and_fails_on_a_broken_list() {
+    let c = cluster();
+    let dir = PluginDir::with(PLUGINS);
+    let root = fixture_root();
+    let out = run(eidos_on(&dir, root.path(), &c)
+        .env("NODE_NAME", "template")
+        .args([
+            "snapshot",
+            "--collectors",
+            "os",
+            "--format",
+            "json",
+            "--output",
+            "cm://eidos/eidos-$(NODE_NAME)",
+        ]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let template = c.server.config_map("eidos", "eidos-template").unwrap();
+    let text = snapshot_text(&template);
+    for i in 0..1100 {
+        let node = format!("node-{i:04}");
+        let mut cm = template.clone();
+        cm.metadata.name = Some(format!("eidos-{node}"));
+        cm.metadata.resource_version = None;
+        cm.data = Some(BTreeMap::from([(
+            "snapshot".to_owned(),
+            text.replace("\"template\"", &format!("\"{node}\"")),
+        )]));
+        c.server.insert_config_map(cm);
+    }
+    c.server.inject(Fault::ExpireContinue {
+        times: 1,
+        replace_pods: None,
+    });
+    let report = |c: &Cluster| {
+        run(eidos_on(&dir, root.path(), c).args([
+            "fleet",
+            "report",
+            "--from",
+            "cm://eidos",
+            "--format",
+            "json",
+        ]))
+    };
+    let out = report(&c);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("expired"), "a warning: {}", out.stderr);
+    let report_doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report_doc["summary"]["nodes"], 1101,
+        "{}",
+        report_doc["summary"]
+    );
+    assert_eq!(report_doc["summary"]["configurations"], 1);
+    assert!(
+        report_doc.get("warnings").is_none(),
+        "no node twice: {}",
+        report_doc["warnings"]
+    );
+    let statuses: Vec<u16> = c
+        .server
+        .requests_to(CM_PATH)
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [200, 410, 200, 200, 200]);
+
+    c.server.inject(Fault::ExpireContinue {
+        times: u32::MAX,
+        replace_pods: None,
+    });
+    let out = report(&c);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "no report of part of the fleet: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("410"), "{}", out.stderr);
 }

@@ -40,14 +40,16 @@ Exit codes:
 
 Examples:
   eidos fleet report --from snapshots/ -f table
-  eidos fleet report --from snapshots/ --validate --fail-on drift,invalid -f json -o fleet.json";
+  eidos fleet report --from snapshots/ --validate --fail-on drift,invalid -f json -o fleet.json
+  eidos fleet report --from cm://eidos -f table";
 
 /// `eidos fleet report`.
 #[derive(Debug, Args)]
 pub struct FleetReportArgs {
     /// Where the snapshots are: a directory holding one snapshot per node (YAML or JSON; hidden
-    /// files are skipped, subdirectories are not searched).
-    #[arg(long = "from", value_name = "DIR")]
+    /// files are skipped, subdirectories are not searched), or cm://NAMESPACE[?selector=LABELS]:
+    /// the snapshot ConfigMaps the agent writes, listed a page at a time while they are read.
+    #[arg(long = "from", value_name = "DIR|cm://NAMESPACE")]
     pub from: String,
     /// What to leave out of the comparison (the node's own name, host name and GPU serials and
     /// UUIDs always are).
@@ -111,6 +113,7 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
         None
     };
     let entries = source.entries(&crate::fleet::access(ctx, &[]))?;
+    let listed = entries.outcome();
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let options = GatherOptions {
         rules: &rules,
@@ -132,10 +135,12 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
                 other => other.to_string(),
             })
     };
-    let gathered = fleet::gather(&entries, Entry::source, read, &options, |done, total| {
+    let gathered = fleet::gather_stream(entries, Entry::source, read, &options, |done, total| {
         progress.update(done, total);
     });
     progress.finish();
+    // A list of ConfigMaps that failed part way: what was read is not the fleet.
+    listed.check()?;
     let report = gathered.map_err(|e| match e {
         GatherError::Unreadable(u) => CliError::runtime(anyhow::anyhow!(
             "--strict: {} is not a snapshot: {}",
@@ -197,13 +202,19 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, done: usize, total: usize) {
-        if !self.enabled || self.drawn.is_some_and(|t| t.elapsed() < Self::PERIOD) && done < total {
+    /// `total`: how many inputs there are, where that is known before they are all read (a
+    /// directory, not a ConfigMap list).
+    fn update(&mut self, done: usize, total: Option<usize>) {
+        let last = total.is_some_and(|t| done >= t);
+        if !self.enabled || self.drawn.is_some_and(|t| t.elapsed() < Self::PERIOD) && !last {
             return;
         }
         self.drawn = Some(Instant::now());
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\rreading snapshots: {done}/{total}");
+        let _ = match total {
+            Some(total) => write!(err, "\rreading snapshots: {done}/{total}"),
+            None => write!(err, "\rreading snapshots: {done}"),
+        };
         let _ = err.flush();
     }
 

@@ -2,7 +2,8 @@
 //! its [`Entry`]s, and each entry is read through the one snapshot reader.
 //!
 //! A source is a directory of snapshot files, or the snapshot ConfigMaps of a namespace
-//! (`cm://NAMESPACE[?selector=LABELS]`, listed a page at a time by `eidos-fleet`).
+//! (`cm://NAMESPACE[?selector=LABELS]`, listed a page at a time by `eidos-fleet` while the
+//! entries are read).
 
 use super::{check_fetched_size, parse_snapshot, read_snapshot_file, SnapshotError};
 use eidos_fleet::CmSelection;
@@ -65,29 +66,86 @@ impl FleetSource {
         Ok(FleetSource::Dir(PathBuf::from(text)))
     }
 
-    /// The entries, sorted by name. Hidden entries (`.name`) of a directory are left out;
-    /// everything else is listed, even what is not a regular file, so that it is reported, not
-    /// silently passed over. ConfigMaps are fetched here (`access`: how to reach the cluster).
-    pub fn entries(&self, access: &eidos_fleet::Access) -> Result<Vec<Entry>, SourceError> {
+    /// The entries, in name order. A directory is listed here: hidden entries (`.name`) are
+    /// left out; everything else is listed, even what is not a regular file, so that it is
+    /// reported, not silently passed over. ConfigMaps are listed as the entries are read, a page
+    /// ahead, so that memory holds a page or two of snapshots whatever the number of nodes
+    /// (`access`: how to reach the cluster); a list that fails part way ends the entries, and
+    /// [`EntriesOutcome::check`] says why.
+    pub fn entries(&self, access: &eidos_fleet::Access) -> Result<Entries, SourceError> {
         match self {
-            FleetSource::Dir(dir) => list_dir(dir),
-            FleetSource::ConfigMaps(selection) => {
-                let listed = eidos_fleet::blocking::list_snapshots(
+            FleetSource::Dir(dir) => Ok(Entries::Dir(list_dir(dir)?.into_iter())),
+            FleetSource::ConfigMaps(selection) => Ok(Entries::ConfigMaps {
+                namespace: selection.namespace.clone(),
+                listing: eidos_fleet::listing::list(
                     access,
                     &selection.namespace,
                     &selection.selector,
-                )?;
-                let mut entries: Vec<Entry> = listed
-                    .into_iter()
-                    .map(|(name, text)| Entry::ConfigMap {
-                        namespace: selection.namespace.clone(),
-                        name,
-                        text: Arc::new(text.map_err(|e| e.to_string())),
-                    })
-                    .collect();
-                entries.sort();
-                Ok(entries)
+                    eidos_fleet::store::PAGE_SIZE,
+                )?,
+            }),
+        }
+    }
+}
+
+/// The entries of a [`FleetSource`], in order, as they are listed.
+#[derive(Debug)]
+pub enum Entries {
+    /// A directory's entries, listed up front.
+    Dir(std::vec::IntoIter<Entry>),
+    /// A namespace's snapshot ConfigMaps, listed a page ahead of the reader.
+    ConfigMaps {
+        /// The namespace.
+        namespace: String,
+        /// The list in progress.
+        listing: eidos_fleet::listing::Listing,
+    },
+}
+
+/// Whether a source's entries were all listed; ask once they have been read.
+#[derive(Debug, Clone)]
+pub struct EntriesOutcome(Option<eidos_fleet::listing::ListingOutcome>);
+
+impl EntriesOutcome {
+    /// `Err` when the list of ConfigMaps failed part way: the entries read are not the fleet.
+    pub fn check(&self) -> Result<(), SourceError> {
+        match &self.0 {
+            Some(outcome) => Ok(outcome.check()?),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Entries {
+    /// A handle that says whether every entry was listed.
+    pub fn outcome(&self) -> EntriesOutcome {
+        match self {
+            Entries::Dir(_) => EntriesOutcome(None),
+            Entries::ConfigMaps { listing, .. } => EntriesOutcome(Some(listing.outcome())),
+        }
+    }
+}
+
+impl Iterator for Entries {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        match self {
+            Entries::Dir(entries) => entries.next(),
+            Entries::ConfigMaps { namespace, listing } => {
+                listing.next().map(|listed| Entry::ConfigMap {
+                    namespace: namespace.clone(),
+                    name: listed.name,
+                    text: Arc::new(listed.text.map_err(|e| e.to_string())),
+                })
             }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Entries::Dir(entries) => entries.size_hint(),
+            Entries::ConfigMaps { .. } => (0, None),
         }
     }
 }
@@ -184,8 +242,7 @@ mod tests {
         let names: Vec<String> = source
             .entries(&eidos_fleet::Access::default())
             .unwrap()
-            .iter()
-            .map(Entry::name)
+            .map(|e| e.name())
             .collect();
         assert_eq!(names, ["a.json", "b.yaml", "notes.txt", "sub"]);
         let err = FleetSource::parse("/nonexistent/dir")

@@ -288,6 +288,100 @@ fn strict_names_the_first_unreadable_input_in_order_even_when_a_later_one_fails_
     assert_eq!(err.to_string(), "in/2: slow and broken");
 }
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// An input that counts how many of its kind are alive at once (now, most).
+struct Counted {
+    n: usize,
+    live: Arc<(AtomicUsize, AtomicUsize)>,
+}
+
+impl Counted {
+    fn new(n: usize, live: &Arc<(AtomicUsize, AtomicUsize)>) -> Counted {
+        let now = live.0.fetch_add(1, Ordering::SeqCst) + 1;
+        live.1.fetch_max(now, Ordering::SeqCst);
+        Counted {
+            n,
+            live: live.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.live.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_stream_of_inputs_is_pulled_as_workers_are_free_and_never_held_whole() {
+    let live = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let inputs = {
+        let live = live.clone();
+        (0..2000).map(move |n| Counted::new(n, &live))
+    };
+    let read = |c: &Counted| -> Result<Read, String> {
+        if c.n == 1500 {
+            return Err("broken".to_owned());
+        }
+        Ok(Read {
+            snapshot: node(&format!("n{:04}", c.n), c.n as u64),
+            fallback_name: String::new(),
+        })
+    };
+    let rules = rules();
+    let options = GatherOptions {
+        rules: &rules,
+        validator: None,
+        strict: false,
+        threads: 3,
+    };
+    let mut last = (0, None);
+    let report = gather_stream(
+        inputs,
+        |c| format!("in/{}", c.n),
+        read,
+        &options,
+        |done, total| last = (done, total),
+    )
+    .unwrap();
+    assert_eq!(report.summary.nodes, 1999);
+    assert_eq!(report.unreadable[0].source, "in/1500");
+    // A `map` over a range knows its length.
+    assert_eq!(last, (2000, Some(2000)));
+    // Each worker holds the input it reads, no more: a stream of 2,000 is never collected.
+    let most = live.1.load(Ordering::SeqCst);
+    assert!(most <= 3, "{most} inputs alive at once");
+    assert_eq!(live.0.load(Ordering::SeqCst), 0);
+
+    // A stream of unknown length says so; strict still names the first bad input in order.
+    let inputs = (0..50).filter(|_| true);
+    let strict = GatherOptions {
+        strict: true,
+        ..options
+    };
+    let read = |&i: &usize| -> Result<Read, String> {
+        if i == 7 || i == 9 {
+            return Err(format!("bad {i}"));
+        }
+        Ok(Read {
+            snapshot: node(&format!("n{i}"), i as u64),
+            fallback_name: String::new(),
+        })
+    };
+    let mut totals = Vec::new();
+    let err = gather_stream(
+        inputs,
+        |i| format!("in/{i}"),
+        read,
+        &strict,
+        |_, total| totals.push(total),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "in/7: bad 7");
+    assert!(totals.iter().all(Option::is_none), "{totals:?}");
+}
+
 #[test]
 fn validation_gives_each_node_its_verdict_and_counts_the_failures() {
     use eidos_recipes::validate::{self, Expectation, FailOn};

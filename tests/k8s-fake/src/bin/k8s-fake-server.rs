@@ -1,7 +1,9 @@
 //! Runs the fake Kubernetes API server (a fake: see the library's documentation) with a synthetic
 //! cluster, for benchmarks: `k8s-fake-server --pods 50000 --containers 3 --images 500 --kubeconfig DIR`.
 //! `--configmaps N --snapshot FILE [--namespace NS]` also stores N eidos snapshot ConfigMaps
-//! (`eidos-node-00000` …, labelled like eidos writes them) holding FILE's text.
+//! (`eidos-node-00000` …, labelled like eidos writes them) holding FILE's text;
+//! `--node-placeholder TEXT` replaces TEXT in each one by its node's name (`node-00000` …), so
+//! that every ConfigMap is a different node.
 //! Writes `DIR/kubeconfig`, prints `ready URL` on stdout, and serves until stdin is closed.
 
 use eidos_k8s_fake::{reference_like_cluster, synthetic_pods, FakeApiServer};
@@ -16,6 +18,7 @@ fn main() -> anyhow::Result<()> {
     let mut config_maps = 0usize;
     let mut snapshot: Option<PathBuf> = None;
     let mut namespace = "eidos".to_owned();
+    let mut placeholder: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -30,9 +33,11 @@ fn main() -> anyhow::Result<()> {
             "--configmaps" => config_maps = value()?.parse()?,
             "--snapshot" => snapshot = Some(PathBuf::from(value()?)),
             "--namespace" => namespace = value()?,
+            "--node-placeholder" => placeholder = Some(value()?),
             other => anyhow::bail!(
                 "unknown argument {other:?}; expected --pods N --containers N --images N \
-                 --kubeconfig DIR [--configmaps N --snapshot FILE --namespace NS]"
+                 --kubeconfig DIR [--configmaps N --snapshot FILE --namespace NS \
+                 --node-placeholder TEXT]"
             ),
         }
     }
@@ -45,6 +50,10 @@ fn main() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(&path)?;
         for i in 0..config_maps {
             let node = format!("node-{i:05}");
+            let text = match &placeholder {
+                Some(p) => text.replace(p.as_str(), &node),
+                None => text.clone(),
+            };
             server.insert_config_map(snapshot_config_map(&namespace, &node, &text));
         }
     }
