@@ -25,8 +25,7 @@ impl Setup {
         let plugins = PluginDir::with(&["collector_os", "collector_systemd", "serializer_json"]);
         let cache = tempfile::tempdir().unwrap();
         let work = tempfile::tempdir().unwrap();
-        let mut doc: Value =
-            serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
+        let mut doc: Value = serde_yaml::from_str(eidos_test_fixtures::H100_EKS_GO_YAML).unwrap();
         let containerd = doc["measurements"]
             .as_array_mut()
             .unwrap()
@@ -124,7 +123,10 @@ fn a_second_diff_takes_the_volatile_keys_from_the_cache_until_the_plugin_file_ch
     // are still ignored (exit 0), ...
     let second = setup.diff(&[]);
     assert_from_cache(&second);
-    assert_eq!(lines(&second, "libeidos_collector_os.so", FROM_CACHE).len(), 1);
+    assert_eq!(
+        lines(&second, "libeidos_collector_os.so", FROM_CACHE).len(),
+        1
+    );
     assert_eq!(second.json()["summary"]["drift"], false);
     // ... and they are what keeps the runs apart.
     let volatile = setup.diff(&["--include-volatile"]);
@@ -165,9 +167,7 @@ fn under_a_lock_a_cached_manifest_counts_only_for_the_locked_bytes() {
         .args(["plugins", "lock", "-o"])
         .arg(&lock));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let with_lock = |lock: &Path| {
-        setup.diff(&["--plugin-lock", lock.to_str().unwrap()])
-    };
+    let with_lock = |lock: &Path| setup.diff(&["--plugin-lock", lock.to_str().unwrap()]);
 
     let first = with_lock(&lock);
     assert_eq!(first.code, Some(0), "{}", first.stderr);

@@ -296,16 +296,16 @@ mod tests {
         assert_eq!(f.lookup(None), hit());
         let meta = std::fs::metadata(f.dir()).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o700);
-        assert_eq!(
-            std::fs::metadata(f.entry()).unwrap().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(f.entry()).unwrap().mode() & 0o777, 0o600);
         // Another path (a hard link: same inode, times and size) is another key.
         let link = f.tmp.path().join("libeidos_collector_y.so");
         std::fs::hard_link(&f.plugin, &link).unwrap();
         let same = FileIdentity::of(&std::fs::metadata(&link).unwrap());
         assert_eq!(same, f.identity());
-        assert!(matches!(f.cache.lookup(&link, &same, None), Lookup::Miss(_)));
+        assert!(matches!(
+            f.cache.lookup(&link, &same, None),
+            Lookup::Miss(_)
+        ));
         // Another eidos does not share entries.
         let other = ManifestCache::new(f.dir().to_owned(), "eidos other host".into());
         assert!(matches!(
@@ -329,7 +329,10 @@ mod tests {
         // Same size, only the modification time set (back): still another key.
         let before = f.identity();
         std::fs::write(&f.plugin, b"version 3, not longer").unwrap();
-        let file = std::fs::File::options().write(true).open(&f.plugin).unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&f.plugin)
+            .unwrap();
         file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1))
             .unwrap();
         assert_ne!(before, f.identity());
@@ -401,11 +404,7 @@ mod tests {
         // A directory that is a link is not the cache.
         let linked = ManifestCache::new(f.tmp.path().join("linked"), "eidos test host".into());
         std::os::unix::fs::symlink(f.dir(), linked.dir.as_path()).unwrap();
-        assert!(is_untrusted(&linked.lookup(
-            &f.plugin,
-            &f.identity(),
-            None
-        )));
+        assert!(is_untrusted(&linked.lookup(&f.plugin, &f.identity(), None)));
         if rustix::process::geteuid().is_root() {
             std::os::unix::fs::chown(f.dir(), Some(65534), None).unwrap();
             assert!(is_untrusted(&f.lookup(None)), "owned by someone else");

@@ -206,7 +206,10 @@ fn read_entry(path: &Path, limit: u64) -> Result<Option<String>, String> {
         return Err(format!("mode {:04o}, not 0600", meta.mode() & 0o7777));
     }
     if meta.len() > limit {
-        return Err(format!("{} bytes, more than the limit of {limit}", meta.len()));
+        return Err(format!(
+            "{} bytes, more than the limit of {limit}",
+            meta.len()
+        ));
     }
     let mut record = String::new();
     file.take(limit)

@@ -193,11 +193,7 @@ impl Registry {
             .map(|p| p.manifest.clone())
             .collect();
         let candidates: Vec<Candidate> = self.active(kind).cloned().collect();
-        manifests.extend(
-            candidates
-                .iter()
-                .filter_map(|c| self.manifest_of(c).ok()),
-        );
+        manifests.extend(candidates.iter().filter_map(|c| self.manifest_of(c).ok()));
         manifests
     }
 
@@ -220,7 +216,10 @@ impl Registry {
 
     fn manifest_of(&mut self, candidate: &Candidate) -> Result<Manifest, LoadError> {
         if let Some(loaded) = self.loaded.get(&candidate.path) {
-            return loaded.as_ref().map(|p| p.manifest.clone()).map_err(Clone::clone);
+            return loaded
+                .as_ref()
+                .map(|p| p.manifest.clone())
+                .map_err(Clone::clone);
         }
         if let Some(manifest) = cached_manifest(candidate, &self.policy) {
             return Ok(manifest);
