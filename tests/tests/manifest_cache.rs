@@ -52,17 +52,23 @@ impl Setup {
         }
     }
 
-    /// `eidos --debug [extra] diff OLD NEW -f json`, with the shared cache directory.
-    fn diff(&self, extra: &[&str]) -> Run {
+    /// `eidos --debug [global] diff OLD NEW -f json [extra]`, with the shared cache directory.
+    fn diff_with(&self, global: &[&str], extra: &[&str]) -> Run {
         let mut cmd = eidos(&[self.plugins.path()]);
         cmd.env("XDG_CACHE_HOME", self.cache.path())
             .arg("--debug")
-            .args(extra)
+            .args(global)
             .arg("diff")
             .arg(&self.old)
             .arg(&self.new)
-            .args(["-f", "json"]);
+            .args(["-f", "json"])
+            .args(extra);
         run(&mut cmd)
+    }
+
+    /// `eidos --debug [global] diff OLD NEW -f json`.
+    fn diff(&self, global: &[&str]) -> Run {
+        self.diff_with(global, &[])
     }
 
     fn systemd(&self) -> PathBuf {
@@ -129,7 +135,7 @@ fn a_second_diff_takes_the_volatile_keys_from_the_cache_until_the_plugin_file_ch
     );
     assert_eq!(second.json()["summary"]["drift"], false);
     // ... and they are what keeps the runs apart.
-    let volatile = setup.diff(&["--include-volatile"]);
+    let volatile = setup.diff_with(&[], &["--include-volatile"]);
     assert_eq!(volatile.code, Some(3), "{}", volatile.stderr);
 
     // The file rewritten in place (same inode) by another collector's bytes: loaded again, and
