@@ -7,13 +7,17 @@
 # Needs: cargo build --release (the binary and plugins in target/release), python3 with PyYAML.
 #
 # Fleet: 1,000 and 10,000 generated nodes (scripts/fleet-gen.py: the reference snapshot with this
-# machine's os readings merged in, per-node identity and volatile readings, planted outliers);
+# machine's os readings merged in, per-node identity and volatile readings, planted outliers),
+# written as JSON (what the agent stores) and as YAML (FORMATS, SIZES narrow the set);
 # median wall time and peak RSS of `eidos fleet report --from DIR -f json` over RUNS runs (goals at
 # 10,000 nodes: <= 3 s, <= 300 MB). Diff: two reference-sized snapshots of one node a restart
 # apart, whole process, median of 50 runs (goal <= 10 ms).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
+# Snapshot formats and fleet sizes measured (the same generated nodes, written as JSON or YAML).
+FORMATS="${FORMATS:-json yaml}"
+SIZES="${SIZES:-1000 10000}"
 bin=target/release/eidos
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 work="${1:-}"
@@ -30,14 +34,16 @@ eidos=("$bin" --no-default-plugin-dirs --plugin-dir "$plugins")
 # This machine's snapshot: real os readings for the generated nodes.
 "${eidos[@]}" snapshot --collectors os --best-effort -f json -o "$work/this-node.json" 2>/dev/null
 
-for n in 1000 10000; do
-  dir="$work/fleet-$n"
-  [ -d "$dir" ] || python3 scripts/fleet-gen.py --nodes "$n" --out "$dir" --base "$work/this-node.json"
+for fmt in $FORMATS; do
+for n in $SIZES; do
+  dir="$work/$fmt-$n"
+  [ -d "$dir" ] || python3 scripts/fleet-gen.py --nodes "$n" --out "$dir" --base "$work/this-node.json" --format "$fmt"
+  echo "fleet report: $n nodes, $fmt"
   du -sh "$dir" | awk '{print "size on disk: " $1}'
   python3 scripts/bench-cli.py --runs "$RUNS" --warmup 1 -- \
-    "${eidos[@]}" fleet report --from "$dir" -f json -o "$work/report-$n.json"
+    "${eidos[@]}" fleet report --from "$dir" -f json -o "$work/report-$fmt-$n.json"
   # The planted outliers, found exactly, and nothing else.
-  python3 - "$work/report-$n.json" "$dir.expected.json" <<'EOF'
+  python3 - "$work/report-$fmt-$n.json" "$dir.expected.json" <<'EOF'
 import json, sys
 report, expected = (json.load(open(p)) for p in sys.argv[1:3])
 found = {k["path"]: k for k in report["keys"]}
@@ -56,6 +62,7 @@ s = report["summary"]
 print(f"report: {s['nodes']} nodes, {s['configurations']} configurations, {s['driftingKeys']} drifting keys, "
       f"{s['driftingCollectors']} drifting collectors, {s['outliers']} outliers: the planted ones exactly")
 EOF
+done
 done
 
 # Diff: the reference snapshot and the same node after a containerd restart (volatile readings

@@ -11,9 +11,10 @@
 use crate::compare::{same_value, Presence, View};
 use crate::ignore::{IgnoreRules, Matcher, Rule};
 use crate::verdict::{NodeVerdict, Validator, ValidatorError};
+use crate::FastMap as HashMap;
 use eidos_plugin_api::{Reading, Snapshot};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -684,7 +685,8 @@ impl Analysis {
         parts: &[Option<Part>],
     ) -> Vec<KeyDrift> {
         // Configurations that ran the collector but have no such subtype: every key is absent.
-        let with: std::collections::HashSet<u32> = blocks.iter().map(|&(c, _)| c).collect();
+        let with: std::collections::HashSet<u32, foldhash::fast::RandomState> =
+            blocks.iter().map(|&(c, _)| c).collect();
         let absent: Vec<u32> = ran.iter().copied().filter(|c| !with.contains(c)).collect();
         // The distinct parts, each with the configurations that have it.
         let mut by_part: BTreeMap<u32, Vec<u32>> = BTreeMap::new();

@@ -7,9 +7,9 @@
 //! meets through a [`Matcher`], which remembers its answers: the same few hundred keys come back
 //! in every snapshot of a fleet.
 
+use crate::FastMap as HashMap;
 use eidos_recipes::validate::{KeyPathError, KeyPattern};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Readings that differ from node to node by nature, because they name the node or its parts:
 /// `eidos fleet report` leaves them out (a node is named by its snapshot's `source-node`).
@@ -119,7 +119,7 @@ impl IgnoreRules {
     pub fn matcher(&self) -> Matcher<'_> {
         Matcher {
             rules: self,
-            subtypes: HashMap::new(),
+            subtypes: HashMap::default(),
         }
     }
 }
@@ -174,7 +174,7 @@ impl<'a> Matcher<'a> {
                 .map(|r| &r.pattern)
                 .filter(|p| p.kind_and_subtype_match(kind, subtype))
                 .collect(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
         })
     }
 
