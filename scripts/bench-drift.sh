@@ -66,7 +66,9 @@ done
 done
 
 # Diff: the reference snapshot and the same node after a containerd restart (volatile readings
-# moved, nothing else): exit 0, whole process.
+# moved, nothing else): exit 0, whole process. The warm-up runs fill the user's probe and manifest
+# caches (~/.cache/eidos), as any earlier run on a node does: the collectors' manifests then come
+# from the cache and only the serializer library is loaded.
 python3 - tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" <<'EOF'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))

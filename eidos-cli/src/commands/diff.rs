@@ -50,12 +50,12 @@ pub struct IgnoreArgs {
 
 impl IgnoreArgs {
     /// The rules: every loadable collector's declared volatile keys (unless
-    /// `--include-volatile`), then `--ignore`.
+    /// `--include-volatile`; from the manifest cache where it can, see
+    /// [`Registry::manifests`]), then `--ignore`.
     pub fn rules(&self, registry: &mut Registry) -> CliResult<IgnoreRules> {
         let mut rules = IgnoreRules::new();
         if !self.include_volatile {
-            for plugin in registry.load_all(PluginKind::Collector) {
-                let m = &plugin.manifest;
+            for m in registry.manifests(PluginKind::Collector) {
                 for bad in rules.add_volatile(&m.name, &m.volatile_keys) {
                     tracing::warn!("{bad}; that pattern is not ignored");
                 }

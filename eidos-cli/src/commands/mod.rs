@@ -17,6 +17,7 @@ use crate::host::discovery::SearchPathSpec;
 use crate::host::facts::FactsCollector;
 use crate::host::loader::{LoadPolicy, LoadedPlugin};
 use crate::host::lock::Lock;
+use crate::host::manifest_cache::ManifestCache;
 use crate::host::probe_cache::ProbeCache;
 use crate::host::registry::Registry;
 use crate::settings::{Settings, Source};
@@ -63,6 +64,7 @@ impl Context {
             lock,
             allow_insecure: settings.allow_insecure_plugins,
             probe_cache: ProbeCache::for_this_process().map(Arc::new),
+            manifest_cache: ManifestCache::for_this_process().map(Arc::new),
         };
         // The flag, environment and file directories come resolved from the settings; the rest of
         // the search path (the executable's directory, the user's and the system's) from here.

@@ -188,8 +188,8 @@ fn rules(
     );
     let mut declared = Vec::new();
     for name in names {
-        match registry.get(PluginKind::Collector, &name) {
-            Some(Ok(plugin)) => declared.push((name, plugin.manifest.sensitive_keys)),
+        match registry.manifest(PluginKind::Collector, &name) {
+            Some(Ok(manifest)) => declared.push((name, manifest.sensitive_keys)),
             Some(Err(e)) => {
                 tracing::warn!("collector {name}: its sensitive keys are unknown ({e}); the detectors still run")
             }

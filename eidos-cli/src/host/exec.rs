@@ -154,6 +154,7 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
             ReadError::Io(e) => e.to_string(),
         },
     })?;
+    let identity = super::loader::identity_of(&opened.file);
     drop(opened);
     let sha256 = sha256_hex(&bytes);
     if let Some(entry) = entry {
@@ -181,7 +182,7 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
         path: path.clone(),
         reason,
     })?;
-    let plugin = LoadedPlugin::from_executable(manifest, sha256, executable);
+    let plugin = LoadedPlugin::from_executable(manifest, sha256, identity, executable);
     if let Some(entry) = entry {
         check_against_lock(&plugin, entry)?;
     }
@@ -870,6 +871,7 @@ echo 'warning: a log line' >&2"#;
             })),
             allow_insecure: false,
             probe_cache: None,
+            manifest_cache: None,
         };
         assert!(load(
             &candidate,

@@ -31,6 +31,7 @@ use super::exec::Executable;
 use super::facts::FactsCollector;
 use super::files::{read_capped, ReadError};
 use super::lock::{sha256_hex, Lock, LockedPlugin};
+use super::manifest_cache::{FileIdentity, Lookup, ManifestCache};
 use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
 use super::probe_cache::ProbeCache;
 use super::sealed::SealedCopy;
@@ -57,6 +58,9 @@ pub struct LoadPolicy {
     pub allow_insecure: bool,
     /// Which libraries survived a probe before (none: every library not in a lock is probed).
     pub probe_cache: Option<Arc<ProbeCache>>,
+    /// The manifests of plugin files loaded before, for commands that need only manifests (see
+    /// [`cached_manifest`]; none: such commands load every plugin).
+    pub manifest_cache: Option<Arc<ManifestCache>>,
 }
 
 /// Why a library was refused.
@@ -186,6 +190,8 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// The lower-case hex SHA-256 of the bytes that were loaded.
     pub sha256: String,
+    /// The identity of the file the bytes were read from (none for the built-in collector).
+    pub identity: Option<FileIdentity>,
     backend: Backend,
 }
 
@@ -227,6 +233,8 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
         None => None,
     };
     let staged = stage(path, &opened.file, &candidate.name, entry)?;
+    // After the read: a write that the bytes might have missed shows in the times.
+    let identity = identity_of(&opened.file);
     drop(opened);
     if entry.is_none() {
         if let Some(exe) = probe_executable() {
@@ -248,10 +256,69 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     let expected = Some((candidate.kind, candidate.name.as_str()));
     let mut plugin = load_path(&sealed, path, expected)?;
     plugin.sha256 = staged.sha256;
+    plugin.identity = identity;
     if let Some(entry) = entry {
         check_against_lock(&plugin, entry)?;
     }
     Ok(plugin)
+}
+
+/// The identity of an open file, for the manifest cache; `None` if `fstat` fails (then nothing
+/// is remembered).
+pub(super) fn identity_of(file: &File) -> Option<FileIdentity> {
+    file.metadata().ok().map(|meta| FileIdentity::of(&meta))
+}
+
+/// The manifest of the plugin in `candidate` as recorded when this very file was loaded before
+/// (`manifest_cache.rs`), for commands that need what plugins declare and run none of their code;
+/// `None` when there is no usable record, and the caller loads the plugin.
+///
+/// The file is opened and checked as [`load`] checks it (owner, mode, directories); with a lock
+/// in force, it must be listed, the lock must pin the recorded hash, and the manifest must match
+/// the lock's entry. The manifest must declare the kind and name of the file name. Only the bytes
+/// are not read again: the file's identity says they are the ones recorded.
+pub fn cached_manifest(candidate: &Candidate, policy: &LoadPolicy) -> Option<Manifest> {
+    let cache = policy.manifest_cache.as_deref()?;
+    let path = &candidate.path;
+    // A refusal is not reported here: the load that follows a miss reports it.
+    let opened = open_plugin(path, !policy.allow_insecure).ok()?;
+    let identity = identity_of(&opened.file)?;
+    drop(opened);
+    let entry = match &policy.lock {
+        Some(lock) => Some(locked_entry(lock, path).ok()?),
+        None => None,
+    };
+    let manifest = match cache.lookup(path, &identity, entry.map(|e| e.sha256.as_str())) {
+        Lookup::Hit { manifest, .. } => manifest,
+        Lookup::Miss(why) => {
+            tracing::debug!(path = %path.display(), "plugin manifest not cached: {why}");
+            return None;
+        }
+        Lookup::Untrusted(reason) => {
+            tracing::warn!("not using the plugin manifest cache: {reason}; loading the plugin");
+            return None;
+        }
+    };
+    if manifest.kind != candidate.kind || normalize_name(&manifest.name) != candidate.name {
+        tracing::warn!(path = %path.display(), "plugin manifest cache: the recorded manifest does not match the file name; loading the plugin");
+        return None;
+    }
+    if let Some(entry) = entry {
+        if let Err(e) = check_manifest_against_lock(&manifest, path, entry) {
+            tracing::debug!("plugin manifest cache: {e}; loading the plugin");
+            return None;
+        }
+    }
+    tracing::debug!(path = %path.display(), name = %manifest.name, "plugin manifest from the manifest cache (not loaded)");
+    Some(manifest)
+}
+
+/// Records the manifest of a plugin loaded from a file, for [`cached_manifest`] (nothing without
+/// a manifest cache in `policy`, or for the built-in collector).
+pub fn remember_manifest(plugin: &LoadedPlugin, policy: &LoadPolicy) {
+    if let (Some(cache), Some(identity)) = (policy.manifest_cache.as_deref(), &plugin.identity) {
+        cache.remember(&plugin.path, identity, &plugin.sha256, &plugin.manifest);
+    }
 }
 
 impl LoadedPlugin {
@@ -259,12 +326,14 @@ impl LoadedPlugin {
     pub(super) fn from_executable(
         manifest: Manifest,
         sha256: String,
+        identity: Option<FileIdentity>,
         executable: Executable,
     ) -> LoadedPlugin {
         LoadedPlugin {
             path: executable.path().to_owned(),
             manifest,
             sha256,
+            identity,
             backend: Backend::Executable(Arc::new(executable)),
         }
     }
@@ -275,6 +344,7 @@ impl LoadedPlugin {
             path: collector.dir().to_owned(),
             manifest: collector.manifest(),
             sha256: String::new(),
+            identity: None,
             backend: Backend::Facts(Arc::new(collector)),
         }
     }
@@ -353,7 +423,15 @@ pub(super) fn check_against_lock(
     plugin: &LoadedPlugin,
     entry: &LockedPlugin,
 ) -> Result<(), LoadError> {
-    let m = &plugin.manifest;
+    check_manifest_against_lock(&plugin.manifest, &plugin.path, entry)
+}
+
+/// [`check_against_lock`] for the manifest `m` of the plugin file at `path`.
+fn check_manifest_against_lock(
+    m: &Manifest,
+    path: &Path,
+    entry: &LockedPlugin,
+) -> Result<(), LoadError> {
     let kind = m.kind.to_string();
     for (field, locked, found) in [
         ("name", &entry.name, &m.name),
@@ -363,7 +441,7 @@ pub(super) fn check_against_lock(
     ] {
         if locked != found {
             return Err(LoadError::LockMismatch {
-                path: plugin.path.clone(),
+                path: path.to_owned(),
                 field,
                 locked: locked.clone(),
                 found: found.clone(),
@@ -407,6 +485,7 @@ pub fn load_path(
         path: path.to_owned(),
         manifest,
         sha256: String::new(),
+        identity: None,
         backend: Backend::Library(module),
     })
 }

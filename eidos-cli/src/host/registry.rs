@@ -6,8 +6,10 @@
 use super::discovery::{
     companion_folders, discover, normalize_name, Candidate, CompanionFolder, SearchDir,
 };
-use super::loader::{load, LoadError, LoadPolicy, LoadedPlugin};
-use eidos_plugin_api::PluginKind;
+use super::loader::{
+    cached_manifest, load, remember_manifest, LoadError, LoadPolicy, LoadedPlugin,
+};
+use eidos_plugin_api::{Manifest, PluginKind};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -178,6 +180,53 @@ impl Registry {
             .iter()
             .filter_map(|c| self.load(c).ok())
             .collect()
+    }
+
+    /// The manifests of every winning plugin of a kind that loads, built-in ones first, for
+    /// commands that need what plugins declare and run none of their code (`eidos diff`, `eidos
+    /// fleet report`): see [`Registry::manifest`]. Refused plugins are logged and left out.
+    pub fn manifests(&mut self, kind: PluginKind) -> Vec<Manifest> {
+        let mut manifests: Vec<Manifest> = self
+            .builtins
+            .iter()
+            .filter(|p| p.manifest.kind == kind)
+            .map(|p| p.manifest.clone())
+            .collect();
+        let candidates: Vec<Candidate> = self.active(kind).cloned().collect();
+        manifests.extend(candidates.iter().filter_map(|c| self.manifest_of(c).ok()));
+        manifests
+    }
+
+    /// The manifest of the winning plugin of this kind and name; `None` if there is no such
+    /// file. A plugin file loaded before, unchanged since, is not loaded again: its manifest comes
+    /// from the manifest cache (see [`cached_manifest`]); otherwise the plugin is loaded (once)
+    /// and its manifest remembered.
+    pub fn manifest(
+        &mut self,
+        kind: PluginKind,
+        name: &str,
+    ) -> Option<Result<Manifest, LoadError>> {
+        let wanted = normalize_name(name);
+        if let Some(plugin) = self.builtin(kind, &wanted) {
+            return Some(Ok(plugin.manifest.clone()));
+        }
+        let candidate = self.active(kind).find(|c| c.name == wanted)?.clone();
+        Some(self.manifest_of(&candidate))
+    }
+
+    fn manifest_of(&mut self, candidate: &Candidate) -> Result<Manifest, LoadError> {
+        if let Some(loaded) = self.loaded.get(&candidate.path) {
+            return loaded
+                .as_ref()
+                .map(|p| p.manifest.clone())
+                .map_err(Clone::clone);
+        }
+        if let Some(manifest) = cached_manifest(candidate, &self.policy) {
+            return Ok(manifest);
+        }
+        let plugin = self.load(candidate)?;
+        remember_manifest(&plugin, &self.policy);
+        Ok(plugin.manifest)
     }
 
     /// The serializer that writes `format`. Tries the serializer named like the format first, so
