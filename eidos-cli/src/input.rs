@@ -140,11 +140,12 @@ pub fn read_regular_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8
         }
     })?;
     let file = std::fs::File::from(fd);
-    let kind = file.metadata().map_err(io_error)?.file_type();
+    let metadata = file.metadata().map_err(io_error)?;
+    let kind = metadata.file_type();
     if !kind.is_file() {
         return Err(not_regular(file_kind(kind)));
     }
-    crate::host::files::read_capped(&file, limit).map_err(|e| match e {
+    crate::host::files::read_capped_sized(&file, limit, metadata.len()).map_err(|e| match e {
         crate::host::files::ReadError::TooLarge { limit } => InputError::TooLarge {
             what: what.to_owned(),
             path: path.to_owned(),

@@ -49,7 +49,15 @@ pub fn open_regular(path: &Path) -> std::io::Result<File> {
 /// Reads what is left of a source (an open file, standard input), refusing more than `limit`
 /// bytes; at most `limit + 1` bytes are ever taken from it, so an endless source is bounded.
 pub fn read_capped(source: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let mut bytes = Vec::new();
+    read_capped_sized(source, limit, 0)
+}
+
+/// [`read_capped`] for a source whose size is known beforehand (a regular file's length): the
+/// buffer is allocated once at that size (at most `limit`), instead of growing by doubling and
+/// copying. A wrong `size` changes only how the buffer grows, never what is read.
+pub fn read_capped_sized(source: impl Read, limit: u64, size: u64) -> Result<Vec<u8>, ReadError> {
+    let capacity = usize::try_from(size.min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     source
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)?;
@@ -57,4 +65,29 @@ pub fn read_capped(source: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> 
         return Err(ReadError::TooLarge { limit });
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_hint_only_changes_the_allocation_never_what_is_read() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for size in [0, 10, 100_000, 1 << 30] {
+            let read = read_capped_sized(data.as_slice(), 200_000, size).unwrap();
+            assert_eq!(read, data, "size hint {size}");
+        }
+        // The right size: one allocation of exactly that size, no doubling on the way.
+        let read = read_capped_sized(data.as_slice(), 200_000, 100_000).unwrap();
+        assert_eq!(read.capacity(), 100_000);
+        // A hint never lifts the limit, and a huge hint is not allocated beyond it.
+        assert!(matches!(
+            read_capped_sized(data.as_slice(), 99_999, 100_000),
+            Err(ReadError::TooLarge { limit: 99_999 })
+        ));
+        let read = read_capped_sized(&b"abc"[..], 16, u64::MAX).unwrap();
+        assert_eq!(read, b"abc");
+        assert!(read.capacity() <= 16);
+    }
 }

@@ -197,6 +197,16 @@ fn ties_are_broken_by_the_first_node_name() {
     assert_eq!(report.keys[0].minorities[0].outliers, ["n1", "n2"]);
 }
 
+/// Options for the gather tests: no validation, three workers.
+fn gather_options(rules: &IgnoreRules, strict: bool) -> GatherOptions<'_> {
+    GatherOptions {
+        rules,
+        validator: None,
+        strict,
+        threads: 3,
+    }
+}
+
 #[test]
 fn gather_reads_on_threads_skips_what_is_not_a_snapshot_and_stops_when_strict() {
     let inputs: Vec<usize> = (0..40).collect();
@@ -217,12 +227,7 @@ fn gather_reads_on_threads_skips_what_is_not_a_snapshot_and_stops_when_strict() 
         })
     };
     let rules = rules();
-    let options = GatherOptions {
-        rules: &rules,
-        validator: None,
-        strict: false,
-        threads: 3,
-    };
+    let options = gather_options(&rules, false);
     let mut calls = 0;
     let report = gather(
         &inputs,
@@ -278,12 +283,7 @@ fn strict_names_the_first_unreadable_input_in_order_even_when_a_later_one_fails_
         }
     };
     let rules = rules();
-    let options = GatherOptions {
-        rules: &rules,
-        validator: None,
-        strict: true,
-        threads: 3,
-    };
+    let options = gather_options(&rules, true);
     let err = gather(&inputs, |i| format!("in/{i}"), read, &options, |_, _| {}).unwrap_err();
     assert_eq!(err.to_string(), "in/2: slow and broken");
 }
@@ -330,12 +330,7 @@ fn a_stream_of_inputs_is_pulled_as_workers_are_free_and_never_held_whole() {
         })
     };
     let rules = rules();
-    let options = GatherOptions {
-        rules: &rules,
-        validator: None,
-        strict: false,
-        threads: 3,
-    };
+    let options = gather_options(&rules, false);
     let mut last = (0, None);
     let report = gather_stream(
         inputs,
