@@ -13,6 +13,10 @@ use eidos_plugin_api::Snapshot;
 use eidos_snapshots::fleet::{gather_stream, GatherOptions, Read};
 use eidos_snapshots::ignore::IgnoreRules;
 
+/// The allocator `eidos` itself uses, so that the figures are the fleet report's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// JSON when the text starts with `{`, YAML otherwise, as the CLI's reader decides.
 fn parse(text: &str) -> Result<Snapshot, String> {
     if text.trim_start().starts_with('{') {
