@@ -29,7 +29,7 @@ use super::discovery::{normalize_name, Candidate};
 use super::elf::{self, ElfError};
 use super::exec::Executable;
 use super::facts::FactsCollector;
-use super::files::{read_capped, ReadError};
+use super::files::{read_capped_sized, ReadError};
 use super::lock::{sha256_hex, Lock, LockedPlugin};
 use super::manifest_cache::{FileIdentity, Lookup, ManifestCache};
 use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
@@ -393,7 +393,10 @@ fn stage(
         path: path.to_owned(),
         reason,
     };
-    let bytes = read_capped(file, MAX_PLUGIN_BYTES).map_err(|e| match e {
+    // The file's length sizes the buffer once (a library is hundreds of KB: growing it by
+    // doubling copied it twice over); the cap still bounds what is read.
+    let size = file.metadata().map_or(0, |m| m.len());
+    let bytes = read_capped_sized(file, MAX_PLUGIN_BYTES, size).map_err(|e| match e {
         ReadError::TooLarge { limit } => read_error(format!(
             "it is larger than the limit of {limit} bytes (256 MiB)"
         )),
