@@ -49,9 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         listing,
         |listed: &Listed| format!("cm://{namespace}/{}", listed.name),
         |listed: &Listed| {
-            let text = listed.text.as_ref().map_err(ToString::to_string)?;
+            let text = listed.text().map_err(|e| e.to_string())?;
             Ok(Read {
-                snapshot: parse(text)?,
+                snapshot: parse(&text)?,
                 fallback_name: listed.name.clone(),
             })
         },

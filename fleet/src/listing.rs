@@ -6,7 +6,7 @@
 //! whatever the number of ConfigMaps: the lister waits while the queue is full. Dropping the
 //! [`Listing`] stops the lister at its next snapshot.
 
-use crate::store::for_each_snapshot;
+use crate::store::{for_each_snapshot, Stored};
 use crate::{connect, Access, StoreError};
 use std::ops::ControlFlow;
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -16,8 +16,15 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 pub struct Listed {
     /// The ConfigMap's name.
     pub name: String,
-    /// The snapshot text it holds, or why it holds none.
-    pub text: Result<String, StoreError>,
+    /// Its snapshot as listed, decoded by [`Listed::text`] on the reader's thread.
+    pub stored: Stored,
+}
+
+impl Listed {
+    /// The snapshot text the ConfigMap holds, or why it holds none.
+    pub fn text(&self) -> Result<String, StoreError> {
+        self.stored.text()
+    }
 }
 
 /// What the lister thread sends.
@@ -101,9 +108,9 @@ fn run(
         .map_err(StoreError::Runtime)?;
     let result = runtime.block_on(async {
         let client = connect(access, &format!("cm://{namespace}")).await?;
-        for_each_snapshot(&client, namespace, selector, page_size, |name, text| {
+        for_each_snapshot(&client, namespace, selector, page_size, |name, stored| {
             // A closed queue: the reader is gone, stop listing.
-            match tx.send(Message::Item(Listed { name, text })) {
+            match tx.send(Message::Item(Listed { name, stored })) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(_) => ControlFlow::Break(()),
             }

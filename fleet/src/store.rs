@@ -15,10 +15,11 @@
 use crate::address::{is_label_value, CmAddress};
 use crate::error::{classify, StoreError};
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use k8s_openapi::ByteString;
 use kube::api::{ListParams, PostParams};
-use kube::Api;
+use kube::{Api, Resource as _};
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
@@ -85,24 +86,37 @@ pub fn encode(text: &str, limit: usize, target: &str) -> Result<Encoded, StoreEr
 /// The snapshot text a ConfigMap holds under [`SNAPSHOT_KEY`] (gzip expanded, at most
 /// [`EXPANDED_MAX_BYTES`]).
 pub fn snapshot_text(config_map: &ConfigMap, target: &str) -> Result<String, StoreError> {
+    if let Some(text) = config_map.data.as_ref().and_then(|d| d.get(SNAPSHOT_KEY)) {
+        return Ok(text.clone());
+    }
+    match config_map
+        .binary_data
+        .as_ref()
+        .and_then(|d| d.get(SNAPSHOT_KEY))
+    {
+        Some(ByteString(bytes)) => expand(bytes, target),
+        None => Err(no_snapshot(target)),
+    }
+}
+
+/// The error for a ConfigMap without the key [`SNAPSHOT_KEY`].
+fn no_snapshot(target: &str) -> StoreError {
+    StoreError::BadContent {
+        target: target.to_owned(),
+        reason: format!(
+            "the ConfigMap holds no snapshot (no key {SNAPSHOT_KEY:?} in data or binaryData)"
+        ),
+    }
+}
+
+/// The text of a gzip-compressed snapshot, at most [`EXPANDED_MAX_BYTES`].
+fn expand(bytes: &[u8], target: &str) -> Result<String, StoreError> {
     let bad = |reason: String| StoreError::BadContent {
         target: target.to_owned(),
         reason,
     };
-    if let Some(text) = config_map.data.as_ref().and_then(|d| d.get(SNAPSHOT_KEY)) {
-        return Ok(text.clone());
-    }
-    let Some(ByteString(bytes)) = config_map
-        .binary_data
-        .as_ref()
-        .and_then(|d| d.get(SNAPSHOT_KEY))
-    else {
-        return Err(bad(format!(
-            "the ConfigMap holds no snapshot (no key {SNAPSHOT_KEY:?} in data or binaryData)"
-        )));
-    };
     let mut text = Vec::new();
-    flate2::read::GzDecoder::new(bytes.as_slice())
+    flate2::read::GzDecoder::new(bytes)
         .take(EXPANDED_MAX_BYTES + 1)
         .read_to_end(&mut text)
         .map_err(|e| bad(format!("binaryData.{SNAPSHOT_KEY} is not valid gzip: {e}")))?;
@@ -260,10 +274,11 @@ pub async fn read_snapshot(
 /// How many times a list whose continue token expired (`410 Gone`) starts over before it fails.
 pub const LIST_RESTARTS: u32 = 3;
 
-/// Calls `each(name, text)` for every ConfigMap in `namespace` that `selector` matches, a page
+/// Calls `each(name, stored)` for every ConfigMap in `namespace` that `selector` matches, a page
 /// of `page_size` at a time (following continue tokens), so that memory holds one page, not the
-/// namespace; `each` returning [`ControlFlow::Break`] ends the list early. A ConfigMap whose
-/// content cannot be read is passed as `Err`, not fatal.
+/// namespace; `each` returning [`ControlFlow::Break`] ends the list early. Each snapshot is
+/// passed as it arrived ([`Stored`]), for the reader to decode: one that cannot be decoded is
+/// that reader's error, never the list's.
 ///
 /// A continue token expires when the list takes longer than the API server keeps its snapshot
 /// (`410 Gone`, reason `Expired`, typically after five to fifteen minutes). The list then starts
@@ -274,10 +289,10 @@ pub async fn for_each_snapshot(
     namespace: &str,
     selector: &str,
     page_size: u32,
-    mut each: impl FnMut(String, Result<String, StoreError>) -> ControlFlow<()>,
+    mut each: impl FnMut(String, Stored) -> ControlFlow<()>,
 ) -> Result<usize, StoreError> {
     let target = format!("cm://{namespace}?selector={selector}");
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let list = kube::core::Request::new(ConfigMap::url_path(&(), Some(namespace)));
     let first = ListParams::default()
         .labels(selector)
         .limit(page_size.max(1));
@@ -286,7 +301,7 @@ pub async fn for_each_snapshot(
     let mut passed: HashSet<String> = HashSet::new();
     let mut restarts = 0;
     loop {
-        let page = match api.list(&params).await {
+        let page = match list_page(client, &list, &params).await {
             Ok(page) => page,
             Err(kube::Error::Api(status))
                 if status.code == 410
@@ -308,14 +323,18 @@ pub async fn for_each_snapshot(
             }
             Err(e) => return Err(classify(e, &target, namespace, "list")),
         };
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        for config_map in page.items {
-            let name = config_map.metadata.name.clone().unwrap_or_default();
+        let next = page.metadata.continue_.filter(|c| !c.is_empty());
+        for item in page.items {
+            let name = item.metadata.name.unwrap_or_default();
             if !passed.insert(name.clone()) {
                 continue;
             }
-            let text = snapshot_text(&config_map, &format!("cm://{namespace}/{name}"));
-            if each(name, text).is_break() {
+            let stored = Stored {
+                target: format!("cm://{namespace}/{name}"),
+                text: item.data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
+                gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
+            };
+            if each(name, stored).is_break() {
                 return Ok(passed.len());
             }
         }
@@ -323,6 +342,91 @@ pub async fn for_each_snapshot(
             Some(token) => params.continue_token = Some(token),
             None => return Ok(passed.len()),
         }
+    }
+}
+
+/// One page of a ConfigMap list, read only as far as listing needs: the names, the continue
+/// token, and each snapshot still as the JSON string it arrived as. Decoding a 40 KB snapshot
+/// (unescaping it, or base64 and gzip) is left to the reader, so that the one thread that
+/// lists only splits pages while the readers decode on every core.
+#[derive(serde::Deserialize)]
+struct RawPage {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Vec<RawItem>,
+}
+
+/// One ConfigMap of a [`RawPage`].
+#[derive(serde::Deserialize)]
+struct RawItem {
+    #[serde(default)]
+    metadata: RawItemMeta,
+    #[serde(default)]
+    data: Option<BTreeMap<String, Box<RawValue>>>,
+    #[serde(default, rename = "binaryData")]
+    binary_data: Option<BTreeMap<String, Box<RawValue>>>,
+}
+
+/// What a [`RawItem`]'s metadata is read for.
+#[derive(serde::Deserialize, Default)]
+struct RawItemMeta {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Lists one page, as `Api::list` does, into a [`RawPage`].
+async fn list_page(
+    client: &kube::Client,
+    list: &kube::core::Request,
+    params: &ListParams,
+) -> Result<RawPage, kube::Error> {
+    let mut request = list.list(params).map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert("list");
+    client.request::<RawPage>(request).await
+}
+
+/// A listed ConfigMap's snapshot as it arrived, not yet decoded; [`Stored::text`] decodes it.
+#[derive(Debug)]
+pub struct Stored {
+    /// How errors name the ConfigMap (`cm://NAMESPACE/NAME`).
+    target: String,
+    /// `data.snapshot`: a JSON string, escaped.
+    text: Option<Box<RawValue>>,
+    /// `binaryData.snapshot`: a JSON string of base64-encoded gzip.
+    gzip: Option<Box<RawValue>>,
+}
+
+impl Stored {
+    /// What a list gives for a ConfigMap named by `target` whose `data` holds `text` under
+    /// [`SNAPSHOT_KEY`], or nothing (for callers and tests that have the text at hand).
+    pub fn of_text(target: impl Into<String>, text: Option<&str>) -> Stored {
+        Stored {
+            target: target.into(),
+            // A string always encodes as a JSON string, and that is always a valid raw value.
+            text: text
+                .and_then(|t| RawValue::from_string(serde_json::Value::from(t).to_string()).ok()),
+            gzip: None,
+        }
+    }
+
+    /// The snapshot text (gzip expanded, at most [`EXPANDED_MAX_BYTES`]), or why the ConfigMap
+    /// holds none.
+    pub fn text(&self) -> Result<String, StoreError> {
+        let bad = |reason: String| StoreError::BadContent {
+            target: self.target.clone(),
+            reason,
+        };
+        if let Some(raw) = &self.text {
+            return serde_json::from_str::<String>(raw.get())
+                .map_err(|e| bad(format!("data.{SNAPSHOT_KEY} is not a string: {e}")));
+        }
+        let Some(raw) = &self.gzip else {
+            return Err(no_snapshot(&self.target));
+        };
+        let ByteString(bytes) = serde_json::from_str(raw.get())
+            .map_err(|e| bad(format!("binaryData.{SNAPSHOT_KEY} is not base64: {e}")))?;
+        expand(&bytes, &self.target)
     }
 }
 
@@ -334,8 +438,8 @@ pub async fn list_snapshots(
     selector: &str,
 ) -> Result<Vec<(String, Result<String, StoreError>)>, StoreError> {
     let mut out = Vec::new();
-    for_each_snapshot(client, namespace, selector, PAGE_SIZE, |name, text| {
-        out.push((name, text));
+    for_each_snapshot(client, namespace, selector, PAGE_SIZE, |name, stored| {
+        out.push((name, stored.text()));
         ControlFlow::Continue(())
     })
     .await?;

@@ -85,7 +85,7 @@ fn the_lister_stays_at_most_two_pages_ahead_of_its_reader() {
             "{asked} pages asked for after {read} snapshots read"
         );
         assert_eq!(
-            listed.text.unwrap(),
+            listed.text().unwrap(),
             format!("kind: Snapshot\n# {}\n", listed.name)
         );
         names.push(listed.name);

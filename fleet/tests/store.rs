@@ -219,6 +219,47 @@ async fn a_large_snapshot_goes_compressed_and_reads_back_whole() {
     assert_eq!(store::read_snapshot(&f.client, &a).await.unwrap(), text);
 }
 
+/// A list hands each snapshot over undecoded; decoding gives back exactly what was written,
+/// compressed or not, and a ConfigMap without a snapshot is that entry's error, not the list's.
+#[tokio::test]
+async fn listed_snapshots_decode_to_what_was_written_and_one_without_a_snapshot_is_its_own_error() {
+    let f = fixture().await;
+    let big = SNAPSHOT.repeat(40);
+    let small = "kind: Snapshot\n# \"quoted\" \\ back\tslash, ünïcödé €, \u{1F600}\n";
+    for (name, text) in [("a-big", big.as_str()), ("b-small", small)] {
+        store::write_snapshot(&f.client, &address(name), text, Some(name))
+            .await
+            .unwrap();
+    }
+    f.server.insert_config_map(ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("c-empty".into()),
+            namespace: Some("eidos".into()),
+            labels: Some(
+                [(
+                    store::LABEL_KIND.to_owned(),
+                    store::KIND_SNAPSHOT.to_owned(),
+                )]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        data: Some([("other".to_owned(), "x".to_owned())].into()),
+        ..ConfigMap::default()
+    });
+    let listed = store::list_snapshots(&f.client, "eidos", SNAPSHOT_SELECTOR)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a-big", "b-small", "c-empty"]);
+    assert_eq!(listed[0].1.as_ref().unwrap(), &big);
+    assert_eq!(listed[1].1.as_ref().unwrap(), small);
+    let err = listed[2].1.as_ref().unwrap_err();
+    assert!(matches!(err, StoreError::BadContent { .. }), "{err}");
+    assert!(err.to_string().contains("cm://eidos/c-empty"), "{err}");
+    assert!(err.to_string().contains("holds no snapshot"), "{err}");
+}
+
 #[tokio::test]
 async fn a_list_follows_continue_tokens_and_keeps_to_the_selector() {
     let f = fixture().await;

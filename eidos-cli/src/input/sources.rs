@@ -136,7 +136,7 @@ impl Iterator for Entries {
                 listing.next().map(|listed| Entry::ConfigMap {
                     namespace: namespace.clone(),
                     name: listed.name,
-                    text: Arc::new(listed.text.map_err(|e| e.to_string())),
+                    stored: Arc::new(listed.stored),
                 })
             }
         }
@@ -155,21 +155,21 @@ fn list_dir(dir: &Path) -> Result<Vec<Entry>, SourceError> {
         path: dir.to_owned(),
         error,
     };
-    let mut entries = Vec::new();
+    let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(list_error)? {
         let entry = entry.map_err(list_error)?;
         let name = entry.file_name();
         if name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
-        entries.push(Entry::File(entry.path()));
+        paths.push(entry.path());
     }
-    entries.sort();
-    Ok(entries)
+    paths.sort();
+    Ok(paths.into_iter().map(Entry::File).collect())
 }
 
 /// One snapshot of a source.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone)]
 pub enum Entry {
     /// A file in a directory.
     File(PathBuf),
@@ -179,8 +179,8 @@ pub enum Entry {
         namespace: String,
         /// Its name.
         name: String,
-        /// The snapshot text it holds, or why it could not be read.
-        text: Arc<Result<String, String>>,
+        /// Its snapshot as listed; decoded when the entry is read, on the reader's thread.
+        stored: Arc<eidos_fleet::store::Stored>,
     },
 }
 
@@ -210,16 +210,13 @@ impl Entry {
     pub fn read(&self) -> Result<Snapshot, SnapshotError> {
         match self {
             Entry::File(path) => read_snapshot_file(path),
-            Entry::ConfigMap { text, .. } => {
+            Entry::ConfigMap { stored, .. } => {
                 let path = PathBuf::from(self.source());
-                let text = text
-                    .as_ref()
-                    .as_ref()
-                    .map_err(|reason| SnapshotError::Invalid {
-                        path: path.clone(),
-                        reason: reason.clone(),
-                    })?;
-                check_fetched_size(&path, text)?;
+                let text = stored.text().map_err(|e| SnapshotError::Invalid {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                check_fetched_size(&path, &text)?;
                 parse_snapshot(text.as_bytes())
                     .map_err(|reason| SnapshotError::Invalid { path, reason })
             }
@@ -270,19 +267,19 @@ mod tests {
 
     #[test]
     fn a_configmap_entry_is_named_by_its_address_and_reads_its_text() {
-        let entry = |text: Result<String, String>| Entry::ConfigMap {
+        let entry = |text: Option<&str>| Entry::ConfigMap {
             namespace: "eidos".into(),
             name: "eidos-node-1".into(),
-            text: Arc::new(text),
+            stored: Arc::new(eidos_fleet::store::Stored::of_text(
+                "cm://eidos/eidos-node-1",
+                text,
+            )),
         };
-        let good = entry(Ok(eidos_test_fixtures::H100_EKS_GO_YAML.to_owned()));
+        let good = entry(Some(eidos_test_fixtures::H100_EKS_GO_YAML));
         assert_eq!(good.source(), "cm://eidos/eidos-node-1");
         assert_eq!(good.name(), "eidos-node-1");
         assert!(good.read().is_ok());
-        let err = entry(Err("the ConfigMap holds no snapshot".into()))
-            .read()
-            .unwrap_err()
-            .to_string();
+        let err = entry(None).read().unwrap_err().to_string();
         assert!(err.contains("holds no snapshot"), "{err}");
     }
 }
