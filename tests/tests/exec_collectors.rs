@@ -374,6 +374,7 @@ fn static_facts_join_the_snapshot_and_malformed_files_are_warnings_naming_them()
             "type: acme-nic\nsubtypes:\n  - subtype: eth0\n    data:\n      mtu: 9000\n",
         ),
         ("broken.json", "{\"type\": "),
+        ("slash.yaml", "type: acme/nic\nsubtypes: []\n"),
     ]);
     let dir = plugin_dir(&[SHELL]);
     // By flag, with every collector found: facts runs because its directory exists.
@@ -388,12 +389,20 @@ fn static_facts_join_the_snapshot_and_malformed_files_are_warnings_naming_them()
         "facts file {} skipped: malformed JSON",
         facts.join("broken.json").display()
     );
+    // A type that recipe data could never name is refused too.
+    let slash = format!(
+        "facts file {} skipped: measurement 1: invalid measurement type \"acme/nic\"",
+        facts.join("slash.yaml").display()
+    );
     let warnings = collector(&doc, "facts")["warnings"].as_array().unwrap();
     assert!(
-        warnings.len() == 1 && warnings[0].as_str().unwrap().starts_with(&warning),
+        warnings.len() == 2
+            && warnings[0].as_str().unwrap().starts_with(&warning)
+            && warnings[1].as_str().unwrap().starts_with(&slash),
         "{doc}"
     );
     assert!(out.stderr.contains(&warning), "{}", out.stderr);
+    assert!(out.stderr.contains(&slash), "{}", out.stderr);
     let nic = doc["measurements"]
         .as_array()
         .unwrap()
