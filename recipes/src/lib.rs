@@ -39,7 +39,7 @@ pub use data::{measurement_type, MAX_NESTING, MAX_TYPE_LEN};
 pub use derive::{gpu_from_model, service_from_version, DeriveError};
 pub use model::{RecipeMeasurement, RecipeSubtype, Severity};
 pub use query::{parameter_names, Query, QueryError};
-pub use store::{RecipeStore, BASE_FILE, MAX_FILE_BYTES, PAYLOAD_VERSION};
+pub use store::{LayerEntry, RecipeStore, BASE_FILE, MAX_FILE_BYTES, PAYLOAD_VERSION};
 pub use version::{Version, VersionError};
 
 use serde::{Deserialize, Serialize};

@@ -72,7 +72,7 @@ impl RecipeStore {
     /// directories are not followed (each is logged as a warning). A recipe file that is not a
     /// regular file (a FIFO, a device) or is larger than [`MAX_FILE_BYTES`] is refused.
     pub fn load_dir(dir: &Path) -> Result<RecipeStore, LoadError> {
-        let files = read_dir_files(dir)?;
+        let files = read_dir_files(dir, None)?;
         Self::from_files(
             files
                 .iter()
@@ -92,10 +92,31 @@ impl RecipeStore {
     /// layer's rules and value sources name its files by their full path, so a recipe's
     /// `matchedRules` and a validation report's sources tell the layers apart.
     pub fn with_layers<P: AsRef<Path>>(&self, layers: &[P]) -> Result<RecipeStore, LoadError> {
+        self.layered(layers.iter().map(AsRef::as_ref), None)
+    }
+
+    /// This store's data with one overlay layer on top, read as [`RecipeStore::with_layers`]
+    /// reads one, except that `check` is asked about every folder the layer's recipe files sit in
+    /// (the layer's root, and each folder between it and a file) and about every recipe file,
+    /// before anything is read from it. The first refusal fails the whole layer, naming the file
+    /// or folder: a layer with some of its files left out could set different values than its
+    /// author wrote (an overlay missing, a less specific value winning).
+    pub fn with_checked_layer(
+        &self,
+        dir: &Path,
+        check: &dyn Fn(&Path, LayerEntry) -> Result<(), String>,
+    ) -> Result<RecipeStore, LoadError> {
+        self.layered(std::iter::once(dir), Some(check))
+    }
+
+    fn layered<'p>(
+        &self,
+        layers: impl Iterator<Item = &'p Path>,
+        check: Option<EntryCheck<'_>>,
+    ) -> Result<RecipeStore, LoadError> {
         let mut overlays = self.overlays.clone();
         for dir in layers {
-            let dir = dir.as_ref();
-            let files = read_dir_files(dir)?;
+            let files = read_dir_files(dir, check)?;
             let parsed = parse_files(
                 files
                     .iter()
@@ -188,12 +209,50 @@ impl RecipeStore {
     }
 }
 
-/// Reads the recipe files below `dir` (see [`RecipeStore::load_dir`]).
-fn read_dir_files(dir: &Path) -> Result<DirFiles, LoadError> {
+/// What a layer's check (see [`RecipeStore::with_checked_layer`]) is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerEntry {
+    /// A folder holding recipe files (or the layer's root).
+    Folder,
+    /// A recipe file (possibly a link to one), before it is opened.
+    File,
+}
+
+/// A check asked about a layer's folders and files; `Err` says why one may not be read.
+type EntryCheck<'a> = &'a dyn Fn(&Path, LayerEntry) -> Result<(), String>;
+
+/// Reads the recipe files below `dir` (see [`RecipeStore::load_dir`]). With a `check`, it is
+/// asked about the root, every folder on the way to a recipe file (each once) and each recipe
+/// file, before any file is read.
+fn read_dir_files(dir: &Path, check: Option<EntryCheck<'_>>) -> Result<DirFiles, LoadError> {
+    let refused = |path: &Path, reason: String| LoadError {
+        file: path.display().to_string(),
+        reason,
+    };
     let found = walk::recipe_files(dir).map_err(|e| LoadError {
         file: e.path.display().to_string(),
         reason: e.reason,
     })?;
+    if let Some(check) = check {
+        check(dir, LayerEntry::Folder).map_err(|r| refused(dir, r))?;
+        let mut checked = std::collections::HashSet::new();
+        for file in &found.files {
+            // The folders between the root (checked above) and the file, outermost first.
+            let mut folders: Vec<&Path> = file
+                .path
+                .ancestors()
+                .skip(1)
+                .take_while(|a| *a != dir && a.starts_with(dir))
+                .collect();
+            folders.reverse();
+            for folder in folders {
+                if checked.insert(folder.to_path_buf()) {
+                    check(folder, LayerEntry::Folder).map_err(|r| refused(folder, r))?;
+                }
+            }
+            check(&file.path, LayerEntry::File).map_err(|r| refused(&file.path, r))?;
+        }
+    }
     for link in &found.skipped_links {
         tracing::warn!(
             link = %link.display(),
@@ -1045,6 +1104,56 @@ mod tests {
         // A layer's keyed overlay beats the layer's (and the data's) values for every node.
         let q = query(&[("gpu", "h100")]);
         assert_eq!(value_of_a(&store.build(&q)), &Reading::Str("layer".into()));
+    }
+
+    #[test]
+    fn a_checked_layer_asks_about_each_folder_once_and_each_file_before_reading() {
+        let store = RecipeStore::load_dir(dir_with(&[("base.yaml", BASE)]).path()).unwrap();
+        let ok = format!("overlays:\n{}", overlay("gpu: h100", "x"));
+        let layer = dir_with(&[
+            ("a/b/one.yaml", &ok),
+            ("a/b/two.yml", &ok.replace("h100", "a100")),
+            ("a/three.yaml", &ok.replace("h100", "gb200")),
+            ("empty/README", "not recipe data"),
+        ]);
+        let root = layer.path();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |path: &Path, entry: LayerEntry| {
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            asked.lock().unwrap().push((rel, entry));
+            Ok(())
+        };
+        let layered = store.with_checked_layer(root, &record).unwrap();
+        assert_eq!(layered.overlay_count(), 3);
+        use LayerEntry::{File, Folder};
+        let expected: Vec<(String, LayerEntry)> = [
+            ("", Folder),
+            ("a", Folder),
+            ("a/b", Folder),
+            ("a/b/one.yaml", File),
+            ("a/b/two.yml", File),
+            ("a/three.yaml", File),
+        ]
+        .iter()
+        .map(|(p, e)| (p.to_string(), *e))
+        .collect();
+        assert_eq!(*asked.lock().unwrap(), expected);
+
+        // One refusal fails the whole layer, naming the file or folder and the reason.
+        let refuse = |bad: &'static str| {
+            move |path: &Path, _: LayerEntry| {
+                if path.ends_with(bad) {
+                    Err("writable by others".to_owned())
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        for bad in ["a/b/two.yml", "a/b"] {
+            let err = store.with_checked_layer(root, &refuse(bad)).unwrap_err();
+            assert_eq!(err.file, root.join(bad).display().to_string());
+            assert_eq!(err.reason, "writable by others");
+        }
     }
 
     #[test]

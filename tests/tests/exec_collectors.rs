@@ -115,9 +115,12 @@ fn the_python_and_shell_examples_are_listed_locked_and_run_end_to_end() {
     );
     let sh = measurement("sh-example");
     assert_eq!(sh["subtypes"][0]["data"]["ostype"], "Linux");
-    // Standard error is the collector's log, re-emitted with its name.
+    // Standard error is the collector's log: each line re-emitted, on a line of its own, with the
+    // field `collector=NAME`.
     assert!(
-        out.stderr.contains("reading /proc/sys/kernel") && out.stderr.contains("sh-example"),
+        out.stderr.lines().any(|l| l.contains(" INFO ")
+            && l.contains("reading /proc/sys/kernel")
+            && l.contains("collector=sh-example")),
         "{}",
         out.stderr
     );
@@ -371,6 +374,7 @@ fn static_facts_join_the_snapshot_and_malformed_files_are_warnings_naming_them()
             "type: acme-nic\nsubtypes:\n  - subtype: eth0\n    data:\n      mtu: 9000\n",
         ),
         ("broken.json", "{\"type\": "),
+        ("slash.yaml", "type: acme/nic\nsubtypes: []\n"),
     ]);
     let dir = plugin_dir(&[SHELL]);
     // By flag, with every collector found: facts runs because its directory exists.
@@ -385,12 +389,20 @@ fn static_facts_join_the_snapshot_and_malformed_files_are_warnings_naming_them()
         "facts file {} skipped: malformed JSON",
         facts.join("broken.json").display()
     );
+    // A type that recipe data could never name is refused too.
+    let slash = format!(
+        "facts file {} skipped: measurement 1: invalid measurement type \"acme/nic\"",
+        facts.join("slash.yaml").display()
+    );
     let warnings = collector(&doc, "facts")["warnings"].as_array().unwrap();
     assert!(
-        warnings.len() == 1 && warnings[0].as_str().unwrap().starts_with(&warning),
+        warnings.len() == 2
+            && warnings[0].as_str().unwrap().starts_with(&warning)
+            && warnings[1].as_str().unwrap().starts_with(&slash),
         "{doc}"
     );
     assert!(out.stderr.contains(&warning), "{}", out.stderr);
+    assert!(out.stderr.contains(&slash), "{}", out.stderr);
     let nic = doc["measurements"]
         .as_array()
         .unwrap()
@@ -454,5 +466,296 @@ fn a_plugin_file_named_facts_is_shadowed_by_the_built_in_collector() {
     assert_eq!(
         shadowed["status"],
         serde_json::json!({"shadowed": {"by": "(built-in)"}})
+    );
+}
+
+/// The log line (of eidos's standard error) that holds `text`.
+fn log_line<'a>(stderr: &'a str, text: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("no log line with {text:?} in:\n{stderr}"))
+}
+
+#[test]
+fn a_warning_on_an_executables_stderr_is_re_emitted_as_a_warning_with_its_name() {
+    let dir = plugin_dir(&[PYTHON]);
+    let out = snapshot(
+        dir.path(),
+        &[
+            "--collectors",
+            "py-example",
+            "--set",
+            "py-example.keys=kernel/no-such-key",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = log_line(&out.stderr, "cannot read kernel/no-such-key");
+    assert!(
+        line.contains(" WARN ") && line.contains("collector=py-example"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_executable_collector_can_report_not_applicable() {
+    let dir = plugin_dir(&[PYTHON, SHELL]);
+    let root = tempfile::tempdir().unwrap();
+    let out = run(eidos(&[dir.path()])
+        .env("EIDOS_HOST_ROOT", root.path())
+        .args(["snapshot", "--format", "json"])
+        .args(["--collectors", "py-example,sh-example"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    for (name, reason) in [
+        (
+            "py-example",
+            format!("{}/proc/sys does not exist", root.path().display()),
+        ),
+        (
+            "sh-example",
+            format!(
+                "{}/proc/sys/kernel/osrelease is not readable",
+                root.path().display()
+            ),
+        ),
+    ] {
+        let report = collector(&doc, name);
+        assert_eq!(report["status"], "not-applicable", "{doc}");
+        assert_eq!(report["reason"], reason.as_str(), "{doc}");
+    }
+    assert!(
+        !doc["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["type"] == "py-example" || m["type"] == "sh-example"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn an_invalid_option_reported_by_an_executable_is_a_usage_error() {
+    let dir = plugin_dir(&[PYTHON]);
+    let out = snapshot(
+        dir.path(),
+        &[
+            "--collectors",
+            "py-example",
+            "--set",
+            "py-example.keys=/etc/shadow",
+        ],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "collector py-example: option keys: '/etc/shadow' is not a path below /proc/sys"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn plugins_describe_shows_an_executable_and_the_types_of_its_options() {
+    let dir = plugin_dir(&[&fixture("typed")]);
+    let file = dir.path().join("eidos-collector-typed");
+    let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "typed", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let doc = out.json();
+    let sha256 = sha256_of(&file);
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "name": "typed",
+            "kind": "collector",
+            "version": "0.0.1",
+            "apiVersion": "1.2.0",
+            "description": "typed options fixture",
+            "path": file.to_str().unwrap(),
+            "sha256": sha256,
+            "status": "loaded",
+            "options": [
+                {"key": "count", "type": "integer", "default": "3", "description": "how many"},
+                {"key": "mode", "type": "one-of", "values": ["fast", "slow"], "default": "fast", "description": "how"},
+                {"key": "ranfile", "type": "string", "description": "a file it writes when it runs"}
+            ]
+        })
+    );
+    let table = run(eidos(&[dir.path()]).args(["plugins", "describe", "typed"]));
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("file:          {}", file.display()))
+            && table.stdout.lines().any(|l| l
+                .split_whitespace()
+                .eq(["mode", "one-of:", "fast,", "slow", "fast", "how"])),
+        "{}",
+        table.stdout
+    );
+}
+
+/// The SHA-256 of a file, as `eidos plugins list` computes it (through `sha256sum`, a tool of the
+/// test machine, so that the expected value does not come from eidos itself).
+fn sha256_of(file: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_bad_value_for_a_typed_option_of_an_executable_exits_2_before_it_runs() {
+    let dir = plugin_dir(&[&fixture("typed")]);
+    let ranfile = dir.path().join("ran");
+    let set_ranfile = format!("typed.ranfile={}", ranfile.display());
+    for (bad, message) in [
+        ("typed.count=lots", "count"),
+        ("typed.mode=medium", "fast, slow"),
+    ] {
+        let out = snapshot(
+            dir.path(),
+            &["--collectors", "typed", "--set", &set_ranfile, "--set", bad],
+        );
+        assert_eq!(out.code, Some(2), "{bad}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("typed") && out.stderr.contains(message),
+            "{bad}: {}",
+            out.stderr
+        );
+        assert!(!ranfile.exists(), "{bad}: the collector ran");
+    }
+    let out = snapshot(
+        dir.path(),
+        &[
+            "--collectors",
+            "typed",
+            "--set",
+            &set_ranfile,
+            "--set",
+            "typed.count=5",
+            "--set",
+            "typed.mode=slow",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(collector(&out.json(), "typed")["status"], "ok");
+    assert!(ranfile.exists(), "good values: the collector ran");
+}
+
+/// `eidos plugins list -f json` over `dirs`: each file's status, by path.
+fn statuses(dirs: &[&Path]) -> Vec<(String, Value)> {
+    let out = run(eidos(dirs).args(["plugins", "list", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap().to_owned(), e["status"].clone()))
+        .collect()
+}
+
+fn status_of(statuses: &[(String, Value)], file: &Path) -> Value {
+    statuses
+        .iter()
+        .find(|(path, _)| path == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{} not listed: {statuses:?}", file.display()))
+        .1
+        .clone()
+}
+
+#[test]
+fn an_executable_and_a_library_of_the_same_name_shadow_each_other_in_discovery_order() {
+    // The shell example, renamed `os`.
+    let os_script = std::fs::read_to_string(workspace_root().join(SHELL))
+        .unwrap()
+        .replace("sh-example", "os");
+    let add_executable = |dir: &PluginDir| {
+        let file = dir.add_file("eidos-collector-os", os_script.as_bytes());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        file
+    };
+    let shadowed_by = |by: &Path| serde_json::json!({"shadowed": {"by": by.to_str().unwrap()}});
+
+    // In one directory, files are taken in name order: `eidos-collector-os` first.
+    let both = plugin_dir(&[]);
+    let library = both.add_builtin("collector_os");
+    let executable = add_executable(&both);
+    let list = statuses(&[both.path()]);
+    assert_eq!(status_of(&list, &executable), "loaded");
+    assert_eq!(status_of(&list, &library), shadowed_by(&executable));
+    let out = snapshot(both.path(), &["--collectors", "os"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(collector(&out.json(), "os")["plugin-version"], "0.1.0");
+    assert!(
+        out.json()["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["type"] == "os" && m["subtypes"][0]["subtype"] == "kernel"),
+        "the executable ran: {}",
+        out.stdout
+    );
+
+    // Across directories, the earlier directory wins, whichever kind of file it holds.
+    let libraries = plugin_dir(&[]);
+    let library = libraries.add_builtin("collector_os");
+    let executables = plugin_dir(&[]);
+    let executable = add_executable(&executables);
+    let list = statuses(&[libraries.path(), executables.path()]);
+    assert_eq!(status_of(&list, &library), "loaded");
+    assert_eq!(status_of(&list, &executable), shadowed_by(&library));
+    let list = statuses(&[executables.path(), libraries.path()]);
+    assert_eq!(status_of(&list, &executable), "loaded");
+    assert_eq!(status_of(&list, &library), shadowed_by(&executable));
+}
+
+#[test]
+fn the_config_file_key_facts_dir_names_the_facts_directory() {
+    let (_tmp, facts) = facts_dir(&[(
+        "acme.yaml",
+        "type: acme-nic\nsubtypes:\n  - subtype: eth0\n    data:\n      mtu: 9000\n",
+    )]);
+    let dir = plugin_dir(&[]);
+    let config = tempfile::tempdir().unwrap();
+    let file = config.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!("facts-dir = {:?}\n", facts.to_str().unwrap()),
+    )
+    .unwrap();
+    let facts_from = |env: Option<&Path>| {
+        let mut cmd = eidos(&[dir.path()]);
+        // The test harness points EIDOS_FACTS_DIR at a missing directory; the file is below it.
+        cmd.env_remove("EIDOS_FACTS_DIR");
+        if let Some(env) = env {
+            cmd.env("EIDOS_FACTS_DIR", env);
+        }
+        let out = run(cmd.arg("--config").arg(&file).args([
+            "snapshot",
+            "--format",
+            "json",
+            "--collectors",
+            "facts",
+        ]));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        collector(&out.json(), "facts").clone()
+    };
+    assert_eq!(facts_from(None)["status"], "ok");
+    // The environment wins over the file.
+    let missing = config.path().join("missing");
+    let report = facts_from(Some(&missing));
+    assert_eq!(report["status"], "not-applicable", "{report}");
+    assert_eq!(
+        report["reason"],
+        format!("there is no facts directory {}", missing.display())
     );
 }

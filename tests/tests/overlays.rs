@@ -372,3 +372,241 @@ fn bad_overlays_exit_2_naming_the_layer_and_the_file() {
         out.stderr
     );
 }
+
+/// A plugin directory (mode 0755) carrying `recipes/acme.yaml` (the ACME MTU for H100 nodes), and
+/// the shell example collector when `with_collector`.
+fn vendor_dir(with_collector: bool) -> PluginDir {
+    use std::os::unix::fs::PermissionsExt;
+    let vendor = PluginDir::new();
+    std::fs::set_permissions(vendor.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(vendor.path().join("recipes")).unwrap();
+    std::fs::write(vendor.path().join("recipes/acme.yaml"), acme_mtu(9000)).unwrap();
+    if with_collector {
+        let script = std::fs::read(
+            eidos_e2e::workspace_root().join("plugins/exec-shell/eidos-collector-sh-example"),
+        )
+        .unwrap();
+        let file = vendor.add_file("eidos-collector-sh-example", &script);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    vendor
+}
+
+/// `eidos validate -f json --snapshot NODE EXTRA…` over the plugin directories `dirs`.
+fn validate_over(dirs: &[&Path], extra: &[&str], node: &Path) -> Run {
+    run(eidos(dirs)
+        .env_remove("EIDOS_RECIPES")
+        .env_remove("EIDOS_OVERLAYS")
+        .args(["validate", "-f", "json", "--snapshot", s(node)])
+        .args(extra))
+}
+
+/// Whether a validation report checked anything of type `acme-nic`.
+fn checks_acme(report: &Value) -> bool {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["type"] == "acme-nic")
+}
+
+#[test]
+fn a_plugin_directorys_recipes_are_layered_only_when_one_of_its_plugins_is_accepted() {
+    let plugins = plugins();
+    let nodes = tempfile::tempdir().unwrap();
+    let node = snapshot(nodes.path(), 9000);
+    // A directory with recipe data and no plugin: its data is not layered.
+    let bare = vendor_dir(false);
+    let out = validate_over(&[plugins.path(), bare.path()], &[], &node);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!checks_acme(&out.json()), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "no plugin of {} is accepted",
+            bare.path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // With a collector that loads, it is.
+    let vendor = vendor_dir(true);
+    let out = validate_over(&[plugins.path(), vendor.path()], &[], &node);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        mtu_result(&out.json())["status"],
+        "passed",
+        "{}",
+        out.stdout
+    );
+
+    // Under a lock that does not list the directory's collector, it is not.
+    let locks = tempfile::tempdir().unwrap();
+    let lock_of = |dirs: &[&Path], name: &str| {
+        let file = locks.path().join(name);
+        let out = run(eidos(dirs).args(["plugins", "lock", "-o"]).arg(&file));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        file
+    };
+    let without_vendor = lock_of(&[plugins.path()], "without.lock");
+    let with_vendor = lock_of(&[plugins.path(), vendor.path()], "with.lock");
+    let out = validate_over(
+        &[plugins.path(), vendor.path()],
+        &["--plugin-lock", s(&without_vendor)],
+        &node,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!checks_acme(&out.json()), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is not in the plugin lock")
+            && out.stderr.contains(&format!(
+                "no plugin of {} is accepted",
+                vendor.path().display()
+            )),
+        "{}",
+        out.stderr
+    );
+    let out = validate_over(
+        &[plugins.path(), vendor.path()],
+        &["--plugin-lock", s(&with_vendor)],
+        &node,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        mtu_result(&out.json())["status"],
+        "passed",
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn files_and_folders_in_a_plugin_directorys_recipes_get_the_plugin_ownership_checks() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let plugins = plugins();
+    let nodes = tempfile::tempdir().unwrap();
+    let node = snapshot(nodes.path(), 9000);
+    let vendor = vendor_dir(true);
+    let recipes = vendor.path().join("recipes");
+    let acme = recipes.join("acme.yaml");
+    // Whether the vendor's data was layered, and the warnings.
+    let layered = || {
+        let out = validate_over(&[plugins.path(), vendor.path()], &[], &node);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        (checks_acme(&out.json()), out.stderr)
+    };
+    chmod(&acme, 0o644);
+    let (checked, stderr) = layered();
+    assert!(checked, "a private file is read: {stderr}");
+
+    // A file anyone may write: the whole folder is left out, with a warning naming the file.
+    chmod(&acme, 0o666);
+    let (checked, stderr) = layered();
+    assert!(!checked, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "ignoring the recipe data of plugin directory {}",
+            vendor.path().display()
+        )) && stderr.contains(&format!(
+            "{} is writable by group and others",
+            acme.display()
+        )),
+        "{stderr}"
+    );
+    chmod(&acme, 0o644);
+
+    // A subfolder anyone may write, even with a private file in it.
+    let sub = recipes.join("site");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("extra.yaml"), "overlays: []\n").unwrap();
+    chmod(&sub, 0o777);
+    let (checked, stderr) = layered();
+    assert!(!checked, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is writable by", sub.display())),
+        "{stderr}"
+    );
+    chmod(&sub, 0o755);
+
+    // A link to a file in a place others may write is checked where it leads.
+    let open = tempfile::tempdir().unwrap();
+    chmod(open.path(), 0o777);
+    let outside = open.path().join("planted.yaml");
+    std::fs::write(&outside, "overlays: []\n").unwrap();
+    chmod(&outside, 0o644);
+    std::os::unix::fs::symlink(&outside, sub.join("link.yaml")).unwrap();
+    let (checked, stderr) = layered();
+    assert!(!checked, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is writable by", open.path().display())),
+        "{stderr}"
+    );
+    std::fs::remove_file(sub.join("link.yaml")).unwrap();
+
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(&acme).unwrap().uid() != 0 {
+        eprintln!("NOT RUN: the ownership half needs root (chown)");
+        return;
+    }
+    // A file owned by another user, in a private folder.
+    std::os::unix::fs::chown(sub.join("extra.yaml"), Some(4242), Some(4242)).unwrap();
+    let (checked, stderr) = layered();
+    assert!(!checked, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} is owned by uid 4242",
+            sub.join("extra.yaml").display()
+        )),
+        "{stderr}"
+    );
+    std::os::unix::fs::chown(sub.join("extra.yaml"), Some(0), Some(0)).unwrap();
+    let (checked, stderr) = layered();
+    assert!(checked, "all private again: {stderr}");
+}
+
+#[test]
+fn broken_recipe_data_in_a_plugin_directory_is_a_warning_and_the_rest_still_applies() {
+    let plugins = plugins();
+    let nodes = tempfile::tempdir().unwrap();
+    let node = snapshot(nodes.path(), 9000);
+    let vendor = vendor_dir(true);
+    let broken = vendor.path().join("recipes/zz-broken.yaml");
+    std::fs::write(
+        &broken,
+        "overlays:\n  - key: {gpu: h100}\n    measurements:\n      - type: acme/nic\n        subtypes: []\n",
+    )
+    .unwrap();
+    let site = layer(&[("site.yaml", &acme_mtu(9000))]);
+    let out = validate_over(
+        &[plugins.path(), vendor.path()],
+        &["--overlays", s(site.path())],
+        &node,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "ignoring the recipe data of plugin directory {}: {}: ",
+            vendor.path().display(),
+            broken.display()
+        )) && out.stderr.contains("invalid measurement type \"acme/nic\""),
+        "{}",
+        out.stderr
+    );
+    // The operator's own overlay still applies; the vendor's good file went with its folder.
+    let mtu = mtu_result(&out.json());
+    assert_eq!(mtu["status"], "passed", "{mtu}");
+    assert_eq!(
+        mtu["source"],
+        format!("{} (gpu=h100)", site.path().join("site.yaml").display())
+    );
+    let out = run(eidos(&[plugins.path(), vendor.path()]).args(["recipe", "--gpu", "h100"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ignoring the recipe data"),
+        "{}",
+        out.stderr
+    );
+}

@@ -106,7 +106,7 @@ pub fn report(ctx: &Context, args: &FleetReportArgs) -> CliResult {
     rules.add_node_identity();
     let validator = if args.validate {
         Some(Validator::new(
-            load_store(ctx, &registry)?,
+            load_store(ctx, &mut registry)?,
             FailOn::default(),
         ))
     } else {

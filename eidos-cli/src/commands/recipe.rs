@@ -5,10 +5,11 @@ use super::Context;
 use crate::error::{CliError, CliResult};
 use crate::host::output::{self, OutputError};
 use crate::host::registry::Registry;
+use crate::host::security;
 use crate::usage_error;
 use anyhow::Context as _;
 use clap::Args;
-use eidos_recipes::{Query, QueryError, RecipeStore};
+use eidos_recipes::{LayerEntry, Query, QueryError, RecipeStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -81,7 +82,7 @@ pub fn run(ctx: &Context, args: &RecipeArgs) -> CliResult {
         tracing::debug!(?derived, "query derived from the snapshot");
         query = query.or(&derived);
     }
-    let store = load_store(ctx, &registry)?;
+    let store = load_store(ctx, &mut registry)?;
     let recipe = store.build(&query);
     for rule in &recipe.matched_rules {
         tracing::debug!(rule = %rule, "overlay applied");
@@ -142,10 +143,16 @@ pub(crate) fn read_snapshot(path: &Path) -> CliResult<eidos_plugin_api::Snapshot
 pub const PLUGIN_RECIPES_FOLDER: &str = "recipes";
 
 /// The recipe data in use: `--recipes DIR` (else the built-in data), then, as overlay layers on
-/// top, the `recipes/` folder of each plugin directory searched (the last searched first, so that
-/// the first directory wins a tie, as its plugins win), then `--overlays` (config file, then
-/// `EIDOS_OVERLAYS`, then the flags).
-pub(crate) fn load_store(ctx: &Context, registry: &Registry) -> CliResult<Arc<RecipeStore>> {
+/// top, the `recipes/` folder of each plugin directory searched from which a plugin is accepted
+/// (the last searched first, so that the first directory wins a tie, as its plugins win), then
+/// `--overlays` (config file, then `EIDOS_OVERLAYS`, then the flags).
+///
+/// A plugin directory's folder is vendor input, read as its plugins are: every folder and recipe
+/// file in it must pass the plugin ownership and permission checks (unless insecure plugins are
+/// allowed). A folder that fails them, or holds data that does not load, is left out with a
+/// warning naming the file and the reason; the other layers still apply. The user's own
+/// `--recipes` and `--overlays` failing to load is a usage error.
+pub(crate) fn load_store(ctx: &Context, registry: &mut Registry) -> CliResult<Arc<RecipeStore>> {
     let data = match &ctx.settings.recipes {
         Some(dir) => RecipeStore::load_dir(&dir.value)
             .map(Arc::new)
@@ -153,32 +160,49 @@ pub(crate) fn load_store(ctx: &Context, registry: &Registry) -> CliResult<Arc<Re
         None => RecipeStore::embedded()
             .map_err(|e| CliError::runtime(anyhow::anyhow!("the built-in recipe data: {e}")))?,
     };
-    let mut layers: Vec<(PathBuf, String)> = registry
+    let mut store = data;
+    let check = !ctx.settings.allow_insecure_plugins;
+    for folder in registry
         .companion_folders(PLUGIN_RECIPES_FOLDER)
         .into_iter()
         .rev()
-        .map(|f| {
-            let origin = format!("recipe data of plugin directory {}", f.dir.path.display());
-            (f.path, origin)
-        })
-        .collect();
-    layers.extend(
-        ctx.settings
-            .overlays
-            .iter()
-            .map(|o| (o.value.clone(), o.source.to_string())),
-    );
-    if layers.is_empty() {
-        return Ok(data);
+    {
+        let path = &folder.path;
+        tracing::debug!(layer = %path.display(), dir = %folder.dir.path.display(), "recipe data of a plugin directory");
+        let layered = if check {
+            store.with_checked_layer(path, &check_plugin_data)
+        } else {
+            store.with_layers(&[path])
+        };
+        match layered {
+            Ok(layered) => store = Arc::new(layered),
+            Err(e) => tracing::warn!(
+                folder = %path.display(),
+                "ignoring the recipe data of plugin directory {}: {e}",
+                folder.dir.path.display()
+            ),
+        }
     }
-    let mut store = data;
-    for (path, origin) in layers {
+    for overlay in &ctx.settings.overlays {
+        let (path, origin) = (&overlay.value, &overlay.source);
         tracing::debug!(layer = %path.display(), %origin, "recipe overlay layer");
-        store = store.with_layers(&[&path]).map(Arc::new).map_err(|e| {
+        store = store.with_layers(&[path]).map(Arc::new).map_err(|e| {
             usage_error!("invalid recipe overlay {} ({origin}): {e}", path.display())
         })?;
     }
     Ok(store)
+}
+
+/// The plugin ownership and permission checks, for a folder or file of a plugin directory's
+/// recipe data: owned by root or the current user, writable by neither group nor others, and so
+/// every folder up to `/`; a link to a file is checked where it leads, and so is the folder it
+/// leads into.
+fn check_plugin_data(path: &Path, entry: LayerEntry) -> Result<(), String> {
+    match entry {
+        LayerEntry::Folder => security::check_directory(path),
+        LayerEntry::File => security::open_plugin(path, true).map(drop),
+    }
+    .map_err(|e| e.to_string())
 }
 
 pub(crate) fn output_error(e: OutputError) -> CliError {

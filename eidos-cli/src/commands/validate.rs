@@ -154,7 +154,7 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> CliResult {
             check(&snapshot, constraints, extra, fail_on, recipe)
         }
         None => {
-            let store = load_store(ctx, &registry)?;
+            let store = load_store(ctx, &mut registry)?;
             let query = flags.or(&Query::from_snapshot(&snapshot));
             tracing::debug!(?query, "recipe query");
             let recipe = store.build(&query);

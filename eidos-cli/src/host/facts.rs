@@ -184,6 +184,9 @@ fn parse(text: &str, format: Format) -> Result<Vec<Measurement>, String> {
             if measurement.kind.trim().is_empty() {
                 return Err(format!("measurement {}: its type is empty", index + 1));
             }
+            // Only a type that recipe data can name can ever be checked by `eidos validate`.
+            eidos_recipes::measurement_type(&measurement.kind)
+                .map_err(|e| format!("measurement {}: {e}", index + 1))?;
             if let Some(empty) = measurement
                 .subtypes
                 .iter()
@@ -286,6 +289,33 @@ mod tests {
             warnings[2].contains("expected a measurement"),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn a_type_that_recipe_data_cannot_name_is_refused_naming_the_file() {
+        let (_tmp, dir) = facts_dir();
+        let slash = write(
+            &dir,
+            "a.yaml",
+            "type: acme/nic\nsubtypes:\n  - subtype: eth0\n    data: {mtu: 9000}\n",
+        );
+        let space = write(&dir, "b.json", r#"{"type":"acme nic","subtypes":[]}"#);
+        write(&dir, "c.yaml", "type: Acme-NIC.v2\nsubtypes: []\n");
+        let (measurements, warnings) = ok(FactsCollector::new(dir, true).collect());
+        let kinds: Vec<_> = measurements.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, ["Acme-NIC.v2"], "{warnings:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        for (warning, file, kind) in [
+            (&warnings[0], &slash, "acme/nic"),
+            (&warnings[1], &space, "acme nic"),
+        ] {
+            assert!(
+                warning.contains(&file.display().to_string())
+                    && warning
+                        .contains(&format!("measurement 1: invalid measurement type {kind:?}")),
+                "{warning}"
+            );
+        }
     }
 
     #[test]

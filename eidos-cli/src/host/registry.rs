@@ -119,10 +119,42 @@ impl Registry {
         &self.dirs
     }
 
-    /// The folder called `name` in each searched directory that has one, in search order, checked
-    /// as plugin directories are (unless insecure plugins are allowed).
-    pub fn companion_folders(&self, name: &str) -> Vec<CompanionFolder> {
-        companion_folders(&self.dirs, name, !self.policy.allow_insecure)
+    /// The folder called `name` in each searched directory that has one and from which at least
+    /// one plugin is accepted, in search order; the folder is checked as plugin directories are
+    /// (unless insecure plugins are allowed).
+    ///
+    /// A plugin is accepted when it is not shadowed and loads: it passes the ownership and
+    /// permission checks and, under a lock, the lock (listed, same hash, same manifest). Its
+    /// manifest comes from the manifest cache when the same file loaded before, so this usually
+    /// runs no plugin code; the directory's plugins are tried in file-name order until one is
+    /// accepted. A folder beside no accepted plugin is left out with a warning.
+    pub fn companion_folders(&mut self, name: &str) -> Vec<CompanionFolder> {
+        let folders = companion_folders(&self.dirs, name, !self.policy.allow_insecure);
+        folders
+            .into_iter()
+            .filter(|folder| {
+                let accepted = self.accepts_a_plugin_from(&folder.dir);
+                if !accepted {
+                    tracing::warn!(
+                        folder = %folder.path.display(),
+                        "ignoring a plugin directory's folder: no plugin of {} is accepted",
+                        folder.dir.path.display()
+                    );
+                }
+                accepted
+            })
+            .collect()
+    }
+
+    /// Whether some winning plugin file found in `dir` loads (see [`Registry::companion_folders`]).
+    fn accepts_a_plugin_from(&mut self, dir: &SearchDir) -> bool {
+        let from_dir: Vec<Candidate> = self
+            .candidates
+            .iter()
+            .filter(|c| c.shadowed_by.is_none() && c.path.parent() == Some(dir.path.as_path()))
+            .cloned()
+            .collect();
+        from_dir.iter().any(|c| self.manifest_of(c).is_ok())
     }
 
     /// The winning (not shadowed) files of a kind, in search order.
