@@ -244,14 +244,35 @@ fn uuid(original: &str, random: &[u8]) -> String {
 }
 
 /// A host name with as many labels as the original, each label replaced on its own (`h` and 8 hex
-/// digits), so that a node's short name and its full name stay related: `node7` → `h1a2b3c4d`,
-/// `node7.corp.example.com` → `h1a2b3c4d.h…`.
+/// digits), so that a node's short name and its full name stay related and a name's pseudonym ends
+/// in its domain's: `node7` → `h1a2b3c4d`, `node7.corp.example.com` → `h1a2b3c4d.h…`.
+///
+/// DNS names ignore case, so a label is pseudonymized in lower case and the pseudonym then takes
+/// the label's case, which keeps it reversible: `ACME` → `HA1B2C3D4`, `Acme` → `Ha1b2c3d4`. A label
+/// in any other mixed case (`AcMe`) is pseudonymized as it is written.
 fn host_name(key: &RedactKey, original: &str, counter: u32) -> String {
     original
         .split('.')
-        .map(|label| format!("h{}", hex(&key.stream("label", label, counter, 4))))
+        .map(|label| host_label(key, label, counter))
         .collect::<Vec<_>>()
         .join(".")
+}
+
+fn host_label(key: &RedactKey, label: &str, counter: u32) -> String {
+    let upper = |c: &u8| c.is_ascii_uppercase();
+    let lowered = label.to_ascii_lowercase();
+    let pseudonym = |text: &str, kind: &str| format!("h{}", hex(&key.stream(kind, text, counter, 4)));
+    let bytes = label.as_bytes();
+    if !bytes.iter().any(upper) {
+        pseudonym(label, "label")
+    } else if !bytes.iter().any(u8::is_ascii_lowercase) {
+        pseudonym(&lowered, "label").to_ascii_uppercase()
+    } else if bytes.first().is_some_and(upper) && !bytes[1..].iter().any(upper) {
+        let p = pseudonym(&lowered, "label");
+        format!("H{}", &p[1..])
+    } else {
+        pseudonym(label, "mixed-case-label")
+    }
 }
 
 #[cfg(test)]
