@@ -731,7 +731,9 @@ fn http_credentials(bytes: &[u8], out: &mut Vec<Span>) {
             .build(["bearer ", "basic "])
             .ok()
     });
-    let Some(schemes) = SCHEMES.as_ref() else { return };
+    let Some(schemes) = SCHEMES.as_ref() else {
+        return;
+    };
     let token = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/".contains(&c);
     for m in schemes.find_iter(bytes) {
         if alnum_at(bytes, m.start().checked_sub(1)) {
@@ -752,8 +754,8 @@ fn http_credentials(bytes: &[u8], out: &mut Vec<Span>) {
         if run.len() < 8 || alnum_at(bytes, Some(end)) {
             continue;
         }
-        let plain_word = run.iter().all(u8::is_ascii_alphabetic)
-            && run[1..].iter().all(u8::is_ascii_lowercase);
+        let plain_word =
+            run.iter().all(u8::is_ascii_alphabetic) && run[1..].iter().all(u8::is_ascii_lowercase);
         if !plain_word {
             out.push(Span {
                 start,

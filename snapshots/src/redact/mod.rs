@@ -265,10 +265,7 @@ pub fn redact(snapshot: &Snapshot, rules: &Rules, key: &RedactKey) -> Redacted {
     };
     walk::walk(&mut doc, &mut collector);
     let (found, kept) = (collector.found, collector.kept);
-    redactor.originals = found
-        .iter()
-        .map(|(_, o)| o.to_ascii_lowercase())
-        .collect();
+    redactor.originals = found.iter().map(|(_, o)| o.to_ascii_lowercase()).collect();
     redactor.kept = kept;
     for (kind, original) in &found {
         redactor.pseudonym(*kind, original);

@@ -226,16 +226,25 @@ fn host_names_are_found_whatever_their_case_and_come_back_byte_for_byte() {
     }
     // The lower-cased form decides; the pseudonym takes the original's case per label.
     let short = pseudonym_of(&out, "gpu-node-17");
-    assert_eq!(pseudonym_of(&out, "GPU-NODE-17"), short.to_ascii_uppercase());
+    assert_eq!(
+        pseudonym_of(&out, "GPU-NODE-17"),
+        short.to_ascii_uppercase()
+    );
     let domain = pseudonym_of(&out, "acme.example");
     let data = &out.snapshot.measurements[0].subtypes[0].data;
     let mail = data["mail"].as_str().unwrap().to_ascii_lowercase();
     assert_eq!(mail.matches(&format!("@{domain}")).count(), 2, "{mail}");
     let fqdn = data["fqdn"].as_str().unwrap();
-    assert!(fqdn.to_ascii_lowercase().starts_with(&format!("{short}.")), "{fqdn}");
+    assert!(
+        fqdn.to_ascii_lowercase().starts_with(&format!("{short}.")),
+        "{fqdn}"
+    );
     let labels: Vec<&str> = fqdn.split('.').collect();
     assert_eq!(labels[0], short.to_ascii_uppercase(), "{fqdn}");
-    assert!(labels[1].starts_with('H') && labels[1][1..] == labels[1][1..].to_ascii_lowercase(), "{fqdn}");
+    assert!(
+        labels[1].starts_with('H') && labels[1][1..] == labels[1][1..].to_ascii_lowercase(),
+        "{fqdn}"
+    );
     assert_eq!(labels[2..].join("."), domain, "{fqdn}");
     let back = reverse(&out.snapshot, &out.mapping).unwrap();
     assert_eq!(back, original);
@@ -329,8 +338,7 @@ fn secret() -> impl Strategy<Value = (String, String)> {
             let host = format!("{h}.{d}.example");
             (format!("{host}{port}/team/app:1.2"), host)
         }),
-        ("reg[a-z]{3,6}[0-9]", "[0-9]{2,5}")
-            .prop_map(|(h, port)| (format!("{h}:{port}/app"), h)),
+        ("reg[a-z]{3,6}[0-9]", "[0-9]{2,5}").prop_map(|(h, port)| (format!("{h}:{port}/app"), h)),
         ("[a-z]{2,6}[0-9]", "[a-z]{3,6}[0-9]").prop_map(|(h, d)| {
             let host = format!("{h}.{d}.example");
             (format!("https://{host}/x?y=1"), host)

@@ -251,7 +251,10 @@ fn names_under_a_known_domain_are_found_whole_and_without_regard_to_case() {
             "SEARCH=dc3.acme.example",
             &[(Kind::Hostname, "dc3.acme.example")],
         ),
-        ("NO_PROXY=.ACME.example", &[(Kind::Hostname, "ACME.example")]),
+        (
+            "NO_PROXY=.ACME.example",
+            &[(Kind::Hostname, "ACME.example")],
+        ),
         ("GPU-NODE-17 booted", &[(Kind::Hostname, "GPU-NODE-17")]),
         (
             "srv _ldap._tcp.Acme.Example",
