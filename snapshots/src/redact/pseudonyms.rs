@@ -1,8 +1,9 @@
 //! Keyed, shape-keeping pseudonyms.
 //!
 //! A pseudonym is computed from the key and the original alone (HMAC-SHA256 of the kind, the
-//! original and a collision counter), so the same original gets the same pseudonym in every run and
-//! on every node that uses the same key. Without the key nothing links a pseudonym to its original,
+//! original and a collision counter; for an address in a private IPv4 block, a keyed permutation
+//! of its host bits), so the same original gets the same pseudonym in every run and on every node
+//! that uses the same key. Without the key nothing links a pseudonym to its original,
 //! however few originals are possible (there are only 2³² IPv4 addresses).
 
 use super::detectors::Kind;
