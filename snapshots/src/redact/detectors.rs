@@ -212,8 +212,10 @@ impl KnownNames {
             } else {
                 m.start()
             };
-            // `eks.amazonaws.com` under a known `amazonaws.com` stays public.
-            if start < m.start() && is_public_host(&text[start..m.end()]) {
+            // A known name inside a public one stays: `eks.amazonaws.com` under a known
+            // `amazonaws.com`, `registry.k8s.io` when a registry is called `registry`.
+            let whole = labels_before(bytes, m.start(), m.end())..labels_after(bytes, m.end());
+            if whole != (m.start()..m.end()) && is_public_host(&text[whole]) {
                 continue;
             }
             out.push(Span {
@@ -239,6 +241,20 @@ fn labels_before(bytes: &[u8], mut at: usize, end: usize) -> usize {
             break;
         }
         at = start;
+    }
+    at
+}
+
+/// Where the dotted name that goes on at `at` ends: the labels joined by dots right after it, up
+/// to a DNS name's 253 characters.
+fn labels_after(bytes: &[u8], mut at: usize) -> usize {
+    let limit = (at + 253).min(bytes.len());
+    while at + 1 < limit && bytes[at] == b'.' && continues_name(bytes[at + 1]) {
+        let mut end = at + 1;
+        while end < limit && continues_name(bytes[end]) {
+            end += 1;
+        }
+        at = end;
     }
     at
 }

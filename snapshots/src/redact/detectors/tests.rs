@@ -318,4 +318,10 @@ fn a_registry_on_a_port_needs_no_dot() {
     assert_eq!(hosts("http://buildhost:8080/x"), ["buildhost"]);
     assert_eq!(hosts("localhost:5000/app"), Vec::<String>::new());
     assert_eq!(hosts("linux/arm64 myregistry/app"), Vec::<String>::new());
+    // A registry named like a word does not take that word out of public names.
+    let known = KnownNames::new(["registry".to_owned()]);
+    assert_eq!(
+        found("registry:5000/app and registry.k8s.io/pause:3.9", &known),
+        [(Kind::Hostname, "registry")]
+    );
 }
