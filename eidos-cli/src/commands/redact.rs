@@ -52,7 +52,8 @@ pub struct RedactOptions {
     #[arg(long, value_name = "PATTERN")]
     pub redact_also: Vec<String>,
     /// Write the mapping (pseudonym → original) to FILE, created with mode 0600 and replaced
-    /// atomically; never to standard output. Keep it on site: it undoes the redaction.
+    /// atomically; never to standard output, the input or the --output file. Keep it on site: it
+    /// undoes the redaction.
     #[arg(long, value_name = "FILE")]
     pub redact_map: Option<PathBuf>,
 }
