@@ -206,18 +206,16 @@ impl KnownNames {
             if before.is_some_and(continues_name) || after.is_some_and(continues_name) {
                 continue;
             }
-            let domain = self.names[m.pattern().as_usize()].contains('.');
-            let start = if domain {
-                labels_before(bytes, m.start(), m.end())
-            } else {
-                m.start()
-            };
+            let whole = labels_before(bytes, m.start(), m.end())..labels_after(bytes, m.end());
             // A known name inside a public one stays: `eks.amazonaws.com` under a known
             // `amazonaws.com`, `registry.k8s.io` when a registry is called `registry`.
-            let whole = labels_before(bytes, m.start(), m.end())..labels_after(bytes, m.end());
-            if whole != (m.start()..m.end()) && is_public_host(&text[whole]) {
+            if whole != (m.start()..m.end()) && is_public_host(&text[whole.clone()]) {
                 continue;
             }
+            // A domain takes in the labels before it; a short name stays a short name
+            // (`node7.other.example` holds the short name `node7`).
+            let domain = self.names[m.pattern().as_usize()].contains('.');
+            let start = if domain { whole.start } else { m.start() };
             out.push(Span {
                 start,
                 end: m.end(),
