@@ -608,3 +608,223 @@ fn a_redacted_pair_diffs_like_the_original_pair() {
     let (code, _, stderr) = diff(&old_red, &again);
     assert_eq!(code, Some(0), "one key, one redaction: {stderr}");
 }
+
+/// Runs `cmd` with standard input read from `file`.
+fn run_with_stdin(cmd: &mut std::process::Command, file: &Path) -> eidos_e2e::Run {
+    let stdin = std::fs::File::open(file).unwrap();
+    let out = cmd
+        .stdin(stdin)
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    eidos_e2e::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+    }
+}
+
+/// `eidos redact -` reads standard input and writes what `eidos redact FILE` writes.
+#[test]
+fn redact_reads_standard_input() {
+    let dir = PluginDir::with(&["collector_os", "serializer_yaml", "serializer_json"]);
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.json");
+    let mut doc: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(reference_snapshot()).unwrap()).unwrap();
+    seed(&mut doc);
+    write_json(&input, &doc);
+    let from_file = run(eidos(&[dir.path()])
+        .args(["redact", "--redact-key", KEY, "-f", "json"])
+        .arg(&input));
+    assert_eq!(from_file.code, Some(0), "{}", from_file.stderr);
+    let map = work.path().join("map.json");
+    let from_stdin = run_with_stdin(
+        eidos(&[dir.path()])
+            .args([
+                "redact",
+                "--redact-key",
+                KEY,
+                "-f",
+                "json",
+                "-",
+                "--redact-map",
+            ])
+            .arg(&map),
+        &input,
+    );
+    assert_eq!(from_stdin.code, Some(0), "{}", from_stdin.stderr);
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    for secret in [HOST, SHORT, "acme-corp", "10.44.3.2"] {
+        assert!(!from_stdin.stdout.contains(secret), "{secret} survived");
+    }
+    // And back, from standard input too.
+    let redacted = work.path().join("redacted.json");
+    std::fs::write(&redacted, &from_stdin.stdout).unwrap();
+    let back = run_with_stdin(
+        eidos(&[dir.path()])
+            .args(["redact", "--reverse", "-f", "json", "-", "--redact-map"])
+            .arg(&map),
+        &redacted,
+    );
+    assert_eq!(back.code, Some(0), "{}", back.stderr);
+    assert_eq!(canonical(&back.json()), canonical(&doc));
+}
+
+/// `--redact-keep` leaves the readings it names exactly as they are; the others are still redacted.
+#[test]
+fn redact_keep_keeps_what_it_names_and_nothing_else() {
+    let dir = PluginDir::with(&["collector_os", "serializer_yaml", "serializer_json"]);
+    let input = reference_snapshot();
+    let original: Value = serde_yaml::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let root = text_at(&original, "OS", "grub", "root")
+        .expect("the Go fixture has os/grub/root")
+        .to_owned();
+    assert!(root.starts_with("PARTUUID="), "{root}");
+    let plain = run(eidos(&[dir.path()])
+        .args(["redact", "--redact-key", KEY, "-f", "json"])
+        .arg(&input));
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    assert!(
+        !plain.stdout.contains(&root[9..]),
+        "redacted without --redact-keep"
+    );
+    let kept = run(eidos(&[dir.path()])
+        .args(["redact", "--redact-key", KEY, "-f", "json"])
+        .args(["--redact-keep", "os/grub/root"])
+        .arg(&input));
+    assert_eq!(kept.code, Some(0), "{}", kept.stderr);
+    let doc = kept.json();
+    assert_eq!(text_at(&doc, "OS", "grub", "root"), Some(root.as_str()));
+    assert!(
+        !kept.stdout.contains("ip-10-0-71-203"),
+        "the rest is still redacted"
+    );
+    assert!(
+        kept.stdout.contains("os/grub/root"),
+        "the record names the pattern"
+    );
+}
+
+/// The map is 0600 under `snapshot --redact --redact-map` too, even over a readable old file.
+#[test]
+fn snapshot_redact_writes_a_private_map() {
+    let dir = PluginDir::with(&["collector_os", "serializer_yaml", "serializer_json"]);
+    let work = tempfile::tempdir().unwrap();
+    let map = work.path().join("map.json");
+    std::fs::write(&map, "old").unwrap();
+    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(eidos(&[dir.path()])
+        .env("NODE_NAME", HOST)
+        .args(["snapshot", "--collectors", "os", "-f", "json", "--redact"])
+        .arg("--redact-map")
+        .arg(&map));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mode = std::fs::metadata(&map).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let entries = map_entries(&map);
+    assert!(entries.iter().any(|e| e["original"] == HOST), "{entries:?}");
+    assert!(!out.stdout.contains(HOST));
+}
+
+/// A map that would overwrite the input or the output is refused before anything is written,
+/// however the path is spelt (a `./` spelling, a hard link, standard input from the file).
+#[test]
+fn a_map_over_the_input_or_the_output_is_refused_and_nothing_is_written() {
+    let dir = PluginDir::with(&["collector_os", "serializer_yaml", "serializer_json"]);
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("s.json");
+    let doc: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(reference_snapshot()).unwrap()).unwrap();
+    write_json(&input, &doc);
+    let before = std::fs::read(&input).unwrap();
+    let link = work.path().join("link.json");
+    std::fs::hard_link(&input, &link).unwrap();
+    let out_file = work.path().join("out.yaml");
+    let dotted_out = work.path().join(".").join("out.yaml");
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = listing();
+    let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            vec![
+                input.as_os_str(),
+                "--redact-map".as_ref(),
+                input.as_os_str(),
+            ],
+            "is the snapshot being redacted",
+        ),
+        (
+            vec![input.as_os_str(), "--redact-map".as_ref(), link.as_os_str()],
+            "is the snapshot being redacted",
+        ),
+        (
+            vec![
+                input.as_os_str(),
+                "-o".as_ref(),
+                out_file.as_os_str(),
+                "--redact-map".as_ref(),
+                dotted_out.as_os_str(),
+            ],
+            "name the same file",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = run(eidos(&[dir.path()])
+            .args(["redact", "--redact-key", KEY])
+            .args(&args));
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert_eq!(std::fs::read(&input).unwrap(), before, "{args:?}");
+        assert_eq!(listing(), files, "{args:?}");
+    }
+    // Standard input that is the map's file.
+    let out = run_with_stdin(
+        eidos(&[dir.path()])
+            .args(["redact", "--redact-key", KEY, "-", "--redact-map"])
+            .arg(&link),
+        &input,
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is the snapshot being redacted"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // `snapshot --redact` with the map on the output.
+    let out = run(eidos(&[dir.path()])
+        .args(["snapshot", "--collectors", "os", "--redact", "-o"])
+        .arg(&out_file)
+        .arg("--redact-map")
+        .arg(&dotted_out));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("name the same file"), "{}", out.stderr);
+    assert_eq!(listing(), files);
+    // Reversal may not write the restored document over the map it reads.
+    let map = work.path().join("map.json");
+    let redacted = work.path().join("r.json");
+    let out = run(eidos(&[dir.path()])
+        .args(["redact", "-f", "json", "-o"])
+        .arg(&redacted)
+        .arg("--redact-map")
+        .arg(&map)
+        .arg(&input));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let saved = std::fs::read(&map).unwrap();
+    let out = run(eidos(&[dir.path()])
+        .args(["redact", "--reverse", "-f", "json", "--redact-map"])
+        .arg(&map)
+        .arg(&redacted)
+        .arg("-o")
+        .arg(&map));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(std::fs::read(&map).unwrap(), saved);
+}

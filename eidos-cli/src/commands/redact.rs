@@ -52,7 +52,8 @@ pub struct RedactOptions {
     #[arg(long, value_name = "PATTERN")]
     pub redact_also: Vec<String>,
     /// Write the mapping (pseudonym → original) to FILE, created with mode 0600 and replaced
-    /// atomically; never to standard output. Keep it on site: it undoes the redaction.
+    /// atomically; never to standard output, the input or the --output file. Keep it on site: it
+    /// undoes the redaction.
     #[arg(long, value_name = "FILE")]
     pub redact_map: Option<PathBuf>,
 }
@@ -92,6 +93,20 @@ const MAP_MAX_BYTES: u64 = SNAPSHOT_MAX_BYTES;
 
 /// Runs `eidos redact`.
 pub fn run(ctx: &Context, args: &RedactArgs) -> CliResult {
+    // Before anything is read: a map written over the input or the output would destroy it, and
+    // a restored document written over the map would lose it.
+    if let Some(map) = &args.options.redact_map {
+        match args.output.as_deref() {
+            Some(out) if args.reverse && same_file(map, out) => {
+                return Err(usage_error!(
+                    "--output {} is the redaction map being read: name another file",
+                    out.display()
+                ))
+            }
+            _ if args.reverse => {}
+            output => check_map_path(map, Some(&args.input), output)?,
+        }
+    }
     let mut registry = ctx.registry()?;
     let format = ctx.output_format(&mut registry, args.output.as_deref())?;
     let snapshot = read_snapshot(&args.input)?;
@@ -113,6 +128,7 @@ pub fn run(ctx: &Context, args: &RedactArgs) -> CliResult {
             &mut registry,
             &snapshot,
             &args.options,
+            Some(&args.input),
             args.output.as_deref(),
         )?;
         out.snapshot
@@ -133,24 +149,18 @@ fn shown(path: &Path) -> String {
     }
 }
 
-/// Redacts `snapshot` with `options` and writes the mapping where `--redact-map` says (before the
-/// document is written, so that no redacted document exists whose map could not be kept).
+/// Redacts `snapshot` (read from `input`, if from a file or `-`) with `options` and writes the
+/// mapping where `--redact-map` says (before the document is written to `output`, so that no
+/// redacted document exists whose map could not be kept).
 pub fn apply(
     registry: &mut Registry,
     snapshot: &Snapshot,
     options: &RedactOptions,
+    input: Option<&Path>,
     output: Option<&Path>,
 ) -> CliResult<redact::Redacted> {
-    if let (Some(map), Some(out)) = (&options.redact_map, output) {
-        if same_path(map, out) {
-            return Err(usage_error!(
-                "--redact-map and --output name the same file {}",
-                map.display()
-            ));
-        }
-    }
     if let Some(map) = &options.redact_map {
-        check_map_target(map)?;
+        check_map_path(map, input, output)?;
     }
     let key = match &options.redact_key {
         Some(secret) => RedactKey::given(secret).map_err(CliError::usage)?,
@@ -206,12 +216,63 @@ fn rules(
     .map_err(CliError::usage)
 }
 
-fn same_path(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
+/// Refuses a `--redact-map` that would overwrite the snapshot being redacted (`input`, standard
+/// input for `-`) or the document being written (`output`, standard output when absent), or that
+/// is no regular file: the map is written first, so either mistake would destroy the document.
+pub fn check_map_path(map: &Path, input: Option<&Path>, output: Option<&Path>) -> CliResult {
+    check_map_target(map)?;
+    if let Some(input) = input {
+        let same = if input == Path::new("-") {
+            std::fs::metadata(map)
+                .is_ok_and(|meta| same_stat(rustix::fs::fstat(std::io::stdin()), &meta))
+        } else {
+            same_file(map, input)
+        };
+        if same {
+            return Err(usage_error!(
+                "--redact-map {} is the snapshot being redacted: writing the map would destroy \
+                 it; name a file of its own",
+                map.display()
+            ));
+        }
+    }
+    if let Some(output) = output.filter(|o| *o != Path::new("-")) {
+        if same_file(map, output) {
+            return Err(usage_error!(
+                "--redact-map and --output name the same file {}: name a file of its own for the map",
+                map.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` are one file: by device and inode where both exist (hard links, symbolic
+/// links and `./` spellings included), else by their paths with the folder resolved.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return x.dev() == y.dev() && x.ino() == y.ino();
+    }
+    a == b || resolved(a).is_some_and(|x| resolved(b).is_some_and(|y| x == y))
+}
+
+/// `path` with its folder made canonical (the file itself need not exist).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
+}
+
+/// Whether `stat` (of an open stream) is the file `meta` describes.
+fn same_stat(stat: rustix::io::Result<rustix::fs::Stat>, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    stat.is_ok_and(|st| st.st_dev == meta.dev() && st.st_ino == meta.ino())
 }
 
 /// The map goes to a regular file only: `-`, a device (`/dev/stdout`), a FIFO or a directory are
@@ -239,11 +300,8 @@ fn check_map_target(path: &Path) -> CliResult {
 
 /// Whether `meta` describes the file standard output or standard error is.
 fn is_standard_stream(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let same = |stat: rustix::io::Result<rustix::fs::Stat>| {
-        stat.is_ok_and(|st| st.st_dev == meta.dev() && st.st_ino == meta.ino())
-    };
-    same(rustix::fs::fstat(std::io::stdout())) || same(rustix::fs::fstat(std::io::stderr()))
+    same_stat(rustix::fs::fstat(std::io::stdout()), meta)
+        || same_stat(rustix::fs::fstat(std::io::stderr()), meta)
 }
 
 /// Writes `bytes` to a new file with mode 0600 in `path`'s directory, then renames it over `path`.
@@ -291,5 +349,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(check_map_target(dir.path()).is_err());
         assert!(check_map_target(&dir.path().join("new.json")).is_ok());
+    }
+
+    #[test]
+    fn the_map_never_names_the_input_or_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("s.json");
+        std::fs::write(&input, "{}").unwrap();
+        let link = dir.path().join("link.json");
+        std::fs::hard_link(&input, &link).unwrap();
+        let dotted = dir.path().join(".").join("s.json");
+        let new = dir.path().join("new.json");
+        let new_dotted = dir.path().join("sub").join("..").join("new.json");
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for (map, input, output) in [
+            (&input, Some(&input), None),
+            (&link, Some(&input), None),
+            (&dotted, Some(&input), None),
+            (&input, None, Some(&link)),
+            (&new, Some(&input), Some(&new_dotted)),
+        ] {
+            let err = check_map_path(
+                map,
+                input.map(PathBuf::as_path),
+                output.map(PathBuf::as_path),
+            )
+            .unwrap_err();
+            assert!(err.usage, "{map:?} {input:?} {output:?}");
+        }
+        let other = dir.path().join("map.json");
+        assert!(check_map_path(&other, Some(&input), Some(&new)).is_ok());
+        assert!(check_map_path(&other, Some(Path::new("-")), None).is_ok());
     }
 }

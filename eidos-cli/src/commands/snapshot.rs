@@ -41,11 +41,20 @@ pub fn run(ctx: &Context, args: &SnapshotArgs) -> CliResult {
     if configmap.is_some() {
         crate::fleet::check_stored_format(&format)?;
     }
+    // Checked before anything is collected: a map over the output would destroy it.
+    if let (true, Some(map)) = (args.redact, &args.redact_options.redact_map) {
+        super::redact::check_map_path(map, None, file)?;
+    }
     let mut outcome = collect(ctx, &mut registry, &args.collect)?;
     if args.redact {
-        outcome.snapshot =
-            super::redact::apply(&mut registry, &outcome.snapshot, &args.redact_options, file)?
-                .snapshot;
+        outcome.snapshot = super::redact::apply(
+            &mut registry,
+            &outcome.snapshot,
+            &args.redact_options,
+            None,
+            file,
+        )?
+        .snapshot;
     }
     let document = serde_json::to_value(&outcome.snapshot)
         .context("encoding the snapshot")

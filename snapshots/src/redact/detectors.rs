@@ -27,7 +27,8 @@ pub enum Kind {
     Email,
     /// A host name or domain: one the document names elsewhere, or a registry or URL host.
     Hostname,
-    /// The value of a `password=`, `token=` … assignment.
+    /// The value of a `password=`, `token=` … assignment, or the credential after `Bearer` or
+    /// `Basic`.
     Secret,
     /// A run of 32 or more hex digits (machine IDs, digests, keys).
     HexToken,
@@ -51,6 +52,7 @@ impl Kind {
         "registry-host",
         "url-host",
         "secret-assignment",
+        "http-credential",
         "hex-token",
         "base64-token",
     ];
@@ -68,7 +70,8 @@ pub struct Span {
 }
 
 /// Assignment names whose value is a secret (matched without regard to case, at the end of the
-/// name before `=` or `:`): `password=`, `--token=`, `DB_SECRET=`, `apiKey:` …
+/// name before `=` or `:`): `password=`, `--token=`, `DB_SECRET=`, `apiKey:`, `auth:`,
+/// `rd.luks.key=` …
 pub const SECRET_NAMES: &[&str] = &[
     "password",
     "passwd",
@@ -90,6 +93,9 @@ pub const SECRET_NAMES: &[&str] = &[
     "credential",
     "credentials",
     "authorization",
+    "auth",
+    "cryptkey",
+    ".key",
 ];
 
 /// Hosts that identify no site: public registries and the domains of label and API namespaces
@@ -151,8 +157,11 @@ pub const STOP_NAMES: &[&str] = &[
     "null",
 ];
 
-/// The host names the document names (node name, kernel host name, registry hosts …): found in
-/// every piece of text, at name boundaries.
+/// The host names and domains the document names (node name, kernel host name, registry hosts,
+/// their parent domains …): found in every piece of text, at name boundaries, without regard to
+/// case (DNS names are case-insensitive). A match of a domain (a name with a dot) takes in the
+/// labels before it, so every name under a known domain is found whole (`gpu-node-18.dc3.` before
+/// `acme.example`).
 #[derive(Debug, Default)]
 pub struct KnownNames {
     names: Vec<String>,
@@ -160,11 +169,13 @@ pub struct KnownNames {
 }
 
 impl KnownNames {
-    /// A matcher for `names` (names shorter than 3 characters or in the stop list are left out).
+    /// A matcher for `names`, lower-cased (names shorter than 3 characters or in the stop list
+    /// are left out).
     pub fn new(names: impl IntoIterator<Item = String>) -> KnownNames {
         let mut names: Vec<String> = names
             .into_iter()
-            .filter(|n| n.len() >= 3 && !STOP_NAMES.contains(&n.to_ascii_lowercase().as_str()))
+            .map(|n| n.to_ascii_lowercase())
+            .filter(|n| n.len() >= 3 && !STOP_NAMES.contains(&n.as_str()))
             .collect();
         names.sort();
         names.dedup();
@@ -173,12 +184,15 @@ impl KnownNames {
         } else {
             // Standard (overlapping) matching: a longer name that fails its boundary check must
             // not hide a shorter one at the same place; `find` picks among the survivors.
-            AhoCorasick::new(&names).ok()
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&names)
+                .ok()
         };
         KnownNames { names, matcher }
     }
 
-    /// The names, sorted.
+    /// The names, lower-cased and sorted.
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -189,15 +203,67 @@ impl KnownNames {
         for m in matcher.find_overlapping_iter(text) {
             let before = m.start().checked_sub(1).map(|i| bytes[i]);
             let after = bytes.get(m.end()).copied();
-            if !before.is_some_and(continues_name) && !after.is_some_and(continues_name) {
-                out.push(Span {
-                    start: m.start(),
-                    end: m.end(),
-                    kind: Kind::Hostname,
-                });
+            if before.is_some_and(continues_name) || after.is_some_and(continues_name) {
+                continue;
             }
+            let whole = labels_before(bytes, m.start(), m.end())..labels_after(bytes, m.end());
+            // A known name inside a public one stays: `eks.amazonaws.com` under a known
+            // `amazonaws.com`, `registry.k8s.io` when a registry is called `registry`.
+            if whole != (m.start()..m.end()) && is_public_host(&text[whole.clone()]) {
+                continue;
+            }
+            // A domain takes in the labels before it; a short name stays a short name
+            // (`node7.other.example` holds the short name `node7`).
+            let domain = self.names[m.pattern().as_usize()].contains('.');
+            let start = if domain { whole.start } else { m.start() };
+            out.push(Span {
+                start,
+                end: m.end(),
+                kind: Kind::Hostname,
+            });
         }
     }
+}
+
+/// Where the name ending in the domain at `at..end` starts: the labels joined by dots right
+/// before it (`_` included, as in `_ldap._tcp.`), up to a DNS name's 253 characters (which also
+/// keeps a hostile run of repeated domains linear).
+fn labels_before(bytes: &[u8], mut at: usize, end: usize) -> usize {
+    const MAX_NAME: usize = 253;
+    while at >= 2 && bytes[at - 1] == b'.' && continues_name(bytes[at - 2]) {
+        let mut start = at - 1;
+        while start > 0 && continues_name(bytes[start - 1]) && end - start < MAX_NAME {
+            start -= 1;
+        }
+        if end - start >= MAX_NAME {
+            break;
+        }
+        at = start;
+    }
+    at
+}
+
+/// Where the dotted name that goes on at `at` ends: the labels joined by dots right after it, up
+/// to a DNS name's 253 characters.
+fn labels_after(bytes: &[u8], mut at: usize) -> usize {
+    let limit = (at + 253).min(bytes.len());
+    while at + 1 < limit && bytes[at] == b'.' && continues_name(bytes[at + 1]) {
+        let mut end = at + 1;
+        while end < limit && continues_name(bytes[end]) {
+            end += 1;
+        }
+        at = end;
+    }
+    at
+}
+
+/// The parent domains of `host` down to two labels (`dc3.acme.example` and `acme.example` for
+/// `gpu-node-17.dc3.acme.example`), public ones left out: a single label is a top-level domain,
+/// which identifies no site and would match everywhere.
+pub fn parent_domains(host: &str) -> impl Iterator<Item = &str> {
+    host.match_indices('.')
+        .map(move |(i, _)| &host[i + 1..])
+        .filter(|d| d.contains('.') && is_domain(d) && !is_public_host(d))
 }
 
 /// A character that would make a host name longer (so a match next to it is part of another
@@ -229,6 +295,9 @@ pub fn find(text: &str, known: &KnownNames) -> Vec<Span> {
     }
     if bytes.contains(&b'=') || bytes.contains(&b':') {
         secret_assignments(bytes, &mut spans);
+    }
+    if bytes.len() >= 14 && bytes.contains(&b' ') {
+        http_credentials(bytes, &mut spans);
     }
     choose(spans)
 }
@@ -563,8 +632,15 @@ pub fn network_hosts(text: &str, out: &mut Vec<String>) {
             continue;
         }
         let host = &text[start..end];
-        if is_domain(host) && !is_public_host(host) {
-            out.push(host.to_owned());
+        // A registry on a port needs no dot (`myregistry:5000/app`); anything else does, or a
+        // path like `linux/arm64` would name a host.
+        let ported = after > end;
+        let single = ported
+            && is_host_name(host)
+            && !host.contains('.')
+            && !STOP_NAMES.contains(&host.to_ascii_lowercase().as_str());
+        if (is_domain(host) || single) && !is_public_host(host) {
+            out.push(host.to_ascii_lowercase());
         }
     }
 }
@@ -658,6 +734,52 @@ pub fn names_a_secret(name: &str) -> bool {
     SECRET_NAMES.iter().any(|s| lower.ends_with(s))
 }
 
+/// The credential after the word `Bearer` or `Basic` (an HTTP `Authorization` value written
+/// anywhere, as in `curl -H 'Bearer eyJ…'`): a run of token characters of 8 or more that is not a
+/// plain word (it has a digit, a sign, or a capital after its first letter), so that "Basic
+/// configuration" is left alone.
+fn http_credentials(bytes: &[u8], out: &mut Vec<Span>) {
+    static SCHEMES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["bearer ", "basic "])
+            .ok()
+    });
+    let Some(schemes) = SCHEMES.as_ref() else {
+        return;
+    };
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/".contains(&c);
+    for m in schemes.find_iter(bytes) {
+        if alnum_at(bytes, m.start().checked_sub(1)) {
+            continue;
+        }
+        let mut start = m.end();
+        while bytes.get(start) == Some(&b' ') {
+            start += 1;
+        }
+        let mut end = start;
+        while end < bytes.len() && token(bytes[end]) {
+            end += 1;
+        }
+        while end < bytes.len() && end - start >= 8 && bytes[end] == b'=' {
+            end += 1;
+        }
+        let run = &bytes[start..end];
+        if run.len() < 8 || alnum_at(bytes, Some(end)) {
+            continue;
+        }
+        let plain_word =
+            run.iter().all(u8::is_ascii_alphabetic) && run[1..].iter().all(u8::is_ascii_lowercase);
+        if !plain_word {
+            out.push(Span {
+                start,
+                end,
+                kind: Kind::Secret,
+            });
+        }
+    }
+}
+
 /// Values of `NAME=value` and `NAME: value` where NAME ends in a secret's name. The value runs to
 /// white space, a quote, `,`, `;`, `&` or the end; a quoted value to its closing quote; after
 /// `Bearer` or `Basic`, the next word is the value.
@@ -677,8 +799,11 @@ fn secret_assignments(bytes: &[u8], out: &mut Vec<Span>) {
             continue;
         }
         let mut at = m.end();
-        // `name=`, `name:`, `"name":` (JSON-like), then optional blanks.
+        // `name=`, `name:`, `"name":` (JSON-like), `NAME = value`, then optional blanks.
         if matches!(bytes.get(at), Some(b'"' | b'\'')) {
+            at += 1;
+        }
+        while bytes.get(at) == Some(&b' ') {
             at += 1;
         }
         match bytes.get(at) {

@@ -73,6 +73,7 @@ pub struct Redactor<'k> {
     known: KnownNames,
     forward: HashMap<(Kind, String), String>,
     backward: HashMap<String, (Kind, String)>,
+    /// Every original in the document, lower-cased.
     originals: HashSet<String>,
     kept: Vec<String>,
 }
@@ -124,13 +125,15 @@ impl<'k> Redactor<'k> {
     /// A pseudonym must be new, differ from every original and not contain its own, appear in no
     /// kept value, and be found again as the same kind (so that a second pass leaves it alone).
     fn acceptable(&self, kind: Kind, original: &str, candidate: &str) -> bool {
+        // Case-insensitively: known names are found without regard to case.
+        let lowered = candidate.to_ascii_lowercase();
         if self.backward.contains_key(candidate)
-            || candidate.contains(original)
+            || lowered.contains(&original.to_ascii_lowercase())
             || self
                 .originals
                 .iter()
-                .any(|o| o.len() >= 6 && candidate.contains(o.as_str()))
-            || self.originals.contains(candidate)
+                .any(|o| o.len() >= 6 && lowered.contains(o.as_str()))
+            || self.originals.contains(&lowered)
             || self.kept.iter().any(|k| k.contains(candidate))
         {
             return false;
@@ -262,7 +265,7 @@ pub fn redact(snapshot: &Snapshot, rules: &Rules, key: &RedactKey) -> Redacted {
     };
     walk::walk(&mut doc, &mut collector);
     let (found, kept) = (collector.found, collector.kept);
-    redactor.originals = found.iter().map(|(_, o)| o.clone()).collect();
+    redactor.originals = found.iter().map(|(_, o)| o.to_ascii_lowercase()).collect();
     redactor.kept = kept;
     for (kind, original) in &found {
         redactor.pseudonym(*kind, original);
@@ -338,14 +341,23 @@ struct NameGatherer<'r, 'k> {
 }
 
 impl NameGatherer<'_, '_> {
-    /// A host name and, for a full name, its first label (the short name).
+    /// A host name (lower-cased) and, for a full name, its first label (the short name) and its
+    /// parent domains down to two labels.
     fn add_host(&mut self, name: &str) {
-        self.names.insert(name.to_owned());
+        let name = name.to_ascii_lowercase();
         if let Some((short, _)) = name.split_once('.') {
             if short.bytes().any(|c| c.is_ascii_alphabetic()) {
                 self.names.insert(short.to_owned());
             }
         }
+        self.add_domains(&name);
+    }
+
+    /// A name and its parent domains down to two labels.
+    fn add_domains(&mut self, name: &str) {
+        self.names
+            .extend(detectors::parent_domains(name).map(str::to_owned));
+        self.names.insert(name.to_owned());
     }
 }
 
@@ -353,7 +365,9 @@ impl Visit for NameGatherer<'_, '_> {
     fn text(&mut self, text: &mut String) {
         let mut hosts = Vec::new();
         detectors::network_hosts(text, &mut hosts);
-        self.names.extend(hosts);
+        for host in hosts {
+            self.add_domains(&host);
+        }
     }
 
     fn source_node(&mut self, name: &mut String) {

@@ -1,8 +1,9 @@
 //! Keyed, shape-keeping pseudonyms.
 //!
 //! A pseudonym is computed from the key and the original alone (HMAC-SHA256 of the kind, the
-//! original and a collision counter), so the same original gets the same pseudonym in every run and
-//! on every node that uses the same key. Without the key nothing links a pseudonym to its original,
+//! original and a collision counter; for an address in a private IPv4 block, a keyed permutation
+//! of its host bits), so the same original gets the same pseudonym in every run and on every node
+//! that uses the same key. Without the key nothing links a pseudonym to its original,
 //! however few originals are possible (there are only 2³² IPv4 addresses).
 
 use super::detectors::Kind;
@@ -101,7 +102,7 @@ impl std::fmt::Debug for RedactKey {
 pub fn pseudonym(key: &RedactKey, kind: Kind, original: &str, counter: u32) -> String {
     match kind {
         Kind::Ipv4 => match original.parse::<Ipv4Addr>() {
-            Ok(addr) => ipv4(addr, &key.stream("ipv4", original, counter, 4)).to_string(),
+            Ok(addr) => ipv4(key, addr, original, counter).to_string(),
             Err(_) => opaque(key, "value", original, counter),
         },
         Kind::Ipv6 => match original.parse::<Ipv6Addr>() {
@@ -152,8 +153,12 @@ fn opaque(key: &RedactKey, kind: &str, original: &str, counter: u32) -> String {
 /// An IPv4 address in the same block as the original: 10/8, 172.16/12, 192.168/16, 100.64/10
 /// (shared address space) and 169.254/16 (link-local) keep their block; any other address becomes
 /// one in 240/4 (reserved, never routed), so a pseudonym is never someone's real address.
-fn ipv4(addr: Ipv4Addr, random: &[u8]) -> Ipv4Addr {
-    let r = u32::from_be_bytes([random[0], random[1], random[2], random[3]]);
+///
+/// Inside a private block the host bits go through a keyed permutation ([`permute`]), so two
+/// different addresses never get the same pseudonym, on one node or across a fleet redacted with
+/// one key (a /16 has only 65 536 addresses: random picks would collide among a few hundred). An
+/// address outside them has 32 bits for 240/4's 28 and gets a keyed random one.
+fn ipv4(key: &RedactKey, addr: Ipv4Addr, original: &str, counter: u32) -> Ipv4Addr {
     let o = addr.octets();
     let (prefix, bits): (u32, u32) = match o {
         [10, ..] => (0x0a00_0000, 8),
@@ -161,10 +166,36 @@ fn ipv4(addr: Ipv4Addr, random: &[u8]) -> Ipv4Addr {
         [192, 168, ..] => (0xc0a8_0000, 16),
         [100, b, ..] if (64..=127).contains(&b) => (0x6440_0000, 10),
         [169, 254, ..] => (0xa9fe_0000, 16),
-        _ => (0xf000_0000, 4),
+        _ => {
+            let r = key.stream("ipv4", original, counter, 4);
+            let r = u32::from_be_bytes([r[0], r[1], r[2], r[3]]);
+            return Ipv4Addr::from(0xf000_0000 | (r >> 4));
+        }
     };
-    let host_mask = u32::MAX >> bits;
-    Ipv4Addr::from(prefix | (r & host_mask))
+    let host_bits = 32 - bits;
+    let host = u32::from(addr) & (u32::MAX >> bits);
+    Ipv4Addr::from(prefix | permute(key, prefix, host_bits, host, counter))
+}
+
+/// A keyed permutation of the `bits`-bit numbers (`bits` even, at most 32): a balanced Feistel
+/// network of four rounds whose round function is HMAC-SHA256 under the key, tweaked by the block
+/// and the collision counter. Being a permutation, distinct inputs give distinct outputs.
+fn permute(key: &RedactKey, block: u32, bits: u32, value: u32, counter: u32) -> u32 {
+    let half = bits / 2;
+    let mask = (1u32 << half) - 1;
+    let (mut left, mut right) = (value >> half & mask, value & mask);
+    for round in 0u8..4 {
+        let mac = key.mac(&[
+            b"ipv4-permutation",
+            &block.to_be_bytes(),
+            &counter.to_be_bytes(),
+            &[round],
+            &right.to_be_bytes(),
+        ]);
+        let f = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]) & mask;
+        (left, right) = (right, left ^ f);
+    }
+    left << half | right
 }
 
 /// An IPv6 address of the same kind: link-local stays in fe80::/64, unique-local in fd00::/8,
@@ -244,14 +275,36 @@ fn uuid(original: &str, random: &[u8]) -> String {
 }
 
 /// A host name with as many labels as the original, each label replaced on its own (`h` and 8 hex
-/// digits), so that a node's short name and its full name stay related: `node7` → `h1a2b3c4d`,
-/// `node7.corp.example.com` → `h1a2b3c4d.h…`.
+/// digits), so that a node's short name and its full name stay related and a name's pseudonym ends
+/// in its domain's: `node7` → `h1a2b3c4d`, `node7.corp.example.com` → `h1a2b3c4d.h…`.
+///
+/// DNS names ignore case, so a label is pseudonymized in lower case and the pseudonym then takes
+/// the label's case, which keeps it reversible: `ACME` → `HA1B2C3D4`, `Acme` → `Ha1b2c3d4`. A label
+/// in any other mixed case (`AcMe`) is pseudonymized as it is written.
 fn host_name(key: &RedactKey, original: &str, counter: u32) -> String {
     original
         .split('.')
-        .map(|label| format!("h{}", hex(&key.stream("label", label, counter, 4))))
+        .map(|label| host_label(key, label, counter))
         .collect::<Vec<_>>()
         .join(".")
+}
+
+fn host_label(key: &RedactKey, label: &str, counter: u32) -> String {
+    let upper = |c: &u8| c.is_ascii_uppercase();
+    let lowered = label.to_ascii_lowercase();
+    let pseudonym =
+        |text: &str, kind: &str| format!("h{}", hex(&key.stream(kind, text, counter, 4)));
+    let bytes = label.as_bytes();
+    if !bytes.iter().any(upper) {
+        pseudonym(label, "label")
+    } else if !bytes.iter().any(u8::is_ascii_lowercase) {
+        pseudonym(&lowered, "label").to_ascii_uppercase()
+    } else if bytes.first().is_some_and(upper) && !bytes[1..].iter().any(upper) {
+        let p = pseudonym(&lowered, "label");
+        format!("H{}", &p[1..])
+    } else {
+        pseudonym(label, "mixed-case-label")
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +332,42 @@ mod tests {
             }
             if original == "8.8.8.8" {
                 assert!(addr.octets()[0] >= 240, "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn private_blocks_are_permuted_so_no_two_addresses_share_a_pseudonym() {
+        let k = key();
+        // Every address of a /16 gets its own pseudonym.
+        let mut seen = std::collections::HashSet::new();
+        for host in 0..1u32 << 16 {
+            assert!(seen.insert(permute(&k, 0xc0a8_0000, 16, host, 0)), "{host}");
+        }
+        assert!(seen.iter().all(|p| *p < 1 << 16));
+        let blocks = [
+            ("192.168", "192.168."),
+            ("169.254", "169.254."),
+            ("10", "10."),
+            ("172.16", "172."),
+            ("100.64", "100."),
+        ];
+        for (block, prefix) in blocks {
+            for host in ["0.1", "7.9", "255.254"] {
+                let original = format!("{block}.{host}");
+                let original = if original.split('.').count() == 3 {
+                    format!("{block}.3.{host}")
+                } else {
+                    original
+                };
+                let p = pseudonym(&k, Kind::Ipv4, &original, 0);
+                assert!(p.starts_with(prefix), "{original} → {p}");
+                let second = p.parse::<Ipv4Addr>().unwrap().octets()[1];
+                match block {
+                    "172.16" => assert!((16..=31).contains(&second), "{p}"),
+                    "100.64" => assert!((64..=127).contains(&second), "{p}"),
+                    _ => {}
+                }
             }
         }
     }

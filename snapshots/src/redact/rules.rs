@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The version of the redaction rules (detectors, pseudonym shapes, what is scanned). It changes
 /// whenever a change would make the same input and key give different output.
-pub const RULES_VERSION: u32 = 1;
+pub const RULES_VERSION: u32 = 2;
 
 /// What is redacted beyond the detectors, which always run.
 #[derive(Debug, Clone, Default)]

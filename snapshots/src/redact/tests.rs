@@ -158,6 +158,102 @@ fn keys_subtypes_warnings_and_numbers_are_covered_and_keep_keeps() {
     );
 }
 
+/// The pseudonym `out`'s map gives `original`.
+fn pseudonym_of<'m>(out: &'m Redacted, original: &str) -> &'m str {
+    out.mapping
+        .entries
+        .iter()
+        .find(|e| e.original == original)
+        .map(|e| e.pseudonym.as_str())
+        .unwrap_or_else(|| panic!("no pseudonym for {original}: {:#?}", out.mapping))
+}
+
+fn resolver(node: &str) -> Snapshot {
+    let mut s = snapshot_with(vec![Subtype::new("resolv")
+        .with("search", "SEARCH=dc3.acme.example")
+        .with("proxy", "NO_PROXY=.acme.example,localhost")
+        .with("peer", "peer gpu-node-18.dc3.acme.example is up")
+        .with("ldap", "_ldap._tcp.acme.example")]);
+    s.metadata.source_node = Some(node.into());
+    s
+}
+
+#[test]
+fn the_nodes_domain_and_its_neighbours_are_redacted_consistently_across_nodes() {
+    let original = resolver("gpu-node-17.dc3.acme.example");
+    let rules = Rules::new([], &[], &[]).unwrap();
+    let out = redact(&original, &rules, &key());
+    let text = serde_json::to_string(&out.snapshot).unwrap();
+    for secret in ["acme", "dc3", "gpu-node-18", "gpu-node-17", "_ldap"] {
+        assert!(!text.contains(secret), "{secret} survived: {text}");
+    }
+    assert!(text.contains("localhost"), "{text}");
+    // Shapes kept: a host's pseudonym ends in its domain's.
+    let domain = pseudonym_of(&out, "dc3.acme.example");
+    assert_eq!(domain.matches('.').count(), 2, "{domain}");
+    let node = out.snapshot.metadata.source_node.clone().unwrap();
+    assert!(node.ends_with(&format!(".{domain}")), "{node} / {domain}");
+    let neighbour = pseudonym_of(&out, "gpu-node-18.dc3.acme.example");
+    assert!(neighbour.ends_with(&format!(".{domain}")), "{neighbour}");
+    let apex = pseudonym_of(&out, "acme.example");
+    assert!(domain.ends_with(&format!(".{apex}")), "{domain} / {apex}");
+    assert_eq!(reverse(&out.snapshot, &out.mapping).unwrap(), original);
+
+    // Another node, same key: the same domain gets the same pseudonym.
+    let other = redact(&resolver("gpu-node-18.dc3.acme.example"), &rules, &key());
+    assert_eq!(pseudonym_of(&other, "dc3.acme.example"), domain);
+    assert_eq!(pseudonym_of(&other, "acme.example"), apex);
+    assert_eq!(
+        other.snapshot.metadata.source_node.as_deref(),
+        Some(neighbour)
+    );
+}
+
+#[test]
+fn host_names_are_found_whatever_their_case_and_come_back_byte_for_byte() {
+    let original = snapshot_with(vec![Subtype::new("s")
+        .with("kernel", "HOSTNAME=GPU-NODE-17")
+        .with("mail", "page ops@ACME.example or Ops@Acme.Example")
+        .with("fqdn", "GPU-NODE-17.Dc3.acme.example")
+        .with("short", "on gpu-node-17")
+        .with("domain", "acme.example")]);
+    let rules = Rules::new([], &[], &[]).unwrap();
+    let out = redact(&original, &rules, &key());
+    let text = serde_json::to_string(&out.snapshot).unwrap();
+    let lowered = text.to_ascii_lowercase();
+    for secret in ["gpu-node-17", "acme", "dc3"] {
+        assert!(!lowered.contains(secret), "{secret} survived: {text}");
+    }
+    // The lower-cased form decides; the pseudonym takes the original's case per label.
+    let short = pseudonym_of(&out, "gpu-node-17");
+    assert_eq!(
+        pseudonym_of(&out, "GPU-NODE-17"),
+        short.to_ascii_uppercase()
+    );
+    let domain = pseudonym_of(&out, "acme.example");
+    let data = &out.snapshot.measurements[0].subtypes[0].data;
+    let mail = data["mail"].as_str().unwrap().to_ascii_lowercase();
+    assert_eq!(mail.matches(&format!("@{domain}")).count(), 2, "{mail}");
+    let fqdn = data["fqdn"].as_str().unwrap();
+    assert!(
+        fqdn.to_ascii_lowercase().starts_with(&format!("{short}.")),
+        "{fqdn}"
+    );
+    let labels: Vec<&str> = fqdn.split('.').collect();
+    assert_eq!(labels[0], short.to_ascii_uppercase(), "{fqdn}");
+    assert!(
+        labels[1].starts_with('H') && labels[1][1..] == labels[1][1..].to_ascii_lowercase(),
+        "{fqdn}"
+    );
+    assert_eq!(labels[2..].join("."), domain, "{fqdn}");
+    let back = reverse(&out.snapshot, &out.mapping).unwrap();
+    assert_eq!(back, original);
+    assert_eq!(
+        serde_json::to_string(&back).unwrap(),
+        serde_json::to_string(&original).unwrap()
+    );
+}
+
 #[test]
 fn reversing_needs_a_redacted_document_and_its_own_map() {
     let original = go_snapshot();
@@ -236,6 +332,20 @@ fn secret() -> impl Strategy<Value = (String, String)> {
         hex.prop_map(|v| (v.clone(), v)),
         base64.prop_map(|v| (v.clone(), v)),
         "node[0-9]{2,4}".prop_map(|n| (format!("{n}.dc7.acme.example"), n)),
+        // Under a known domain, in any case.
+        "[A-Za-z][a-z0-9]{2,6}[0-9]".prop_map(|n| (format!("{n}.DC7.acme.example"), n)),
+        ("[a-z]{2,6}[0-9]", "[a-z]{3,6}[0-9]", "(:[0-9]{2,5})?").prop_map(|(h, d, port)| {
+            let host = format!("{h}.{d}.example");
+            (format!("{host}{port}/team/app:1.2"), host)
+        }),
+        ("reg[a-z]{3,6}[0-9]", "[0-9]{2,5}").prop_map(|(h, port)| (format!("{h}:{port}/app"), h)),
+        ("[a-z]{2,6}[0-9]", "[a-z]{3,6}[0-9]").prop_map(|(h, d)| {
+            let host = format!("{h}.{d}.example");
+            (format!("https://{host}/x?y=1"), host)
+        }),
+        "[A-Za-z0-9]{6,12}[0-9]".prop_map(|t| (format!("token={t}"), t)),
+        "[A-Za-z0-9._~+/-]{7,30}[0-9]".prop_map(|t| (format!("Bearer {t}"), t)),
+        "[A-Za-z0-9]{6,12}[0-9]".prop_map(|t| (format!("PASSWORD = {t}"), t)),
     ]
 }
 
@@ -284,7 +394,8 @@ proptest! {
             .collect::<Vec<_>>()
             .join(" ");
         let k = key();
-        let mut r = Redactor::new(&k, KnownNames::new(["node12.dc7.acme.example".to_owned()]));
+        let known = ["node12.dc7.acme.example", "dc7.acme.example", "acme.example"];
+        let mut r = Redactor::new(&k, KnownNames::new(known.map(str::to_owned)));
         let once = r.redact_text(&text);
         let twice = r.redact_text(&once);
         prop_assert_eq!(&twice, &once);

@@ -213,4 +213,115 @@ fn hostile_repetitions_stay_linear() {
     assert_eq!((spans[0].start, spans[0].end), (9, many.len()));
     let colons = ":".repeat(1_000_000);
     assert!(find(&colons, &none()).is_empty());
+    // Every match of a known domain looks back over at most one DNS name's length.
+    let known = KnownNames::new(["acme.example".to_owned()]);
+    let domains = "acme.example.".repeat(100_000);
+    let spans = find(&domains, &known);
+    assert!(!spans.is_empty());
+    assert!(spans.iter().all(|s| s.end - s.start <= 253));
+    let bearers = "Bearer ".repeat(200_000);
+    assert!(find(&bearers, &none()).is_empty());
+}
+
+#[test]
+fn names_under_a_known_domain_are_found_whole_and_without_regard_to_case() {
+    let known = KnownNames::new([
+        "GPU-NODE-17.dc3.ACME.example".to_owned(),
+        "gpu-node-17".to_owned(),
+        "dc3.acme.example".to_owned(),
+        "acme.example".to_owned(),
+        "amazonaws.com".to_owned(),
+    ]);
+    assert_eq!(
+        known.names(),
+        [
+            "acme.example",
+            "amazonaws.com",
+            "dc3.acme.example",
+            "gpu-node-17",
+            "gpu-node-17.dc3.acme.example"
+        ]
+    );
+    let table: &[(&str, &[(Kind, &str)])] = &[
+        (
+            "peer gpu-node-18.dc3.acme.example up",
+            &[(Kind::Hostname, "gpu-node-18.dc3.acme.example")],
+        ),
+        (
+            "SEARCH=dc3.acme.example",
+            &[(Kind::Hostname, "dc3.acme.example")],
+        ),
+        (
+            "NO_PROXY=.ACME.example",
+            &[(Kind::Hostname, "ACME.example")],
+        ),
+        ("GPU-NODE-17 booted", &[(Kind::Hostname, "GPU-NODE-17")]),
+        (
+            "srv _ldap._tcp.Acme.Example",
+            &[(Kind::Hostname, "_ldap._tcp.Acme.Example")],
+        ),
+        // A public name under a known domain stays.
+        ("eks.amazonaws.com/nodegroup", &[]),
+        ("notacme.example xacme.example", &[]),
+    ];
+    for (text, want) in table {
+        assert_eq!(&found(text, &known), want, "{text}");
+    }
+}
+
+#[test]
+fn parent_domains_stop_at_two_labels_and_skip_public_ones() {
+    let parents: Vec<&str> = parent_domains("gpu-node-17.dc3.acme.example").collect();
+    assert_eq!(parents, ["dc3.acme.example", "acme.example"]);
+    assert_eq!(parent_domains("node.example").count(), 0);
+    assert_eq!(parent_domains("node").count(), 0);
+    let parents: Vec<&str> = parent_domains("a.b.nvidia.com").collect();
+    assert_eq!(parents, Vec::<&str>::new());
+}
+
+#[test]
+fn common_secret_forms_are_found() {
+    let table: &[(&str, &[(Kind, &str)])] = &[
+        ("PASSWORD = hunter2x", &[(Kind::Secret, "hunter2x")]),
+        ("db_password : s3cr3t", &[(Kind::Secret, "s3cr3t")]),
+        ("auth=dXNlcjpwYXNz", &[(Kind::Secret, "dXNlcjpwYXNz")]),
+        (
+            "root=/dev/md0 rd.luks.key=/keys/root.bin quiet",
+            &[(Kind::Secret, "/keys/root.bin")],
+        ),
+        (
+            "curl -H 'Bearer eyJhbGciOi.J9x' https://x",
+            &[(Kind::Secret, "eyJhbGciOi.J9x")],
+        ),
+        (
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+            &[(Kind::Secret, "dXNlcjpwYXNzd29yZA==")],
+        ),
+        ("-H basic dXNlcjpwYXNz", &[(Kind::Secret, "dXNlcjpwYXNz")]),
+        // Words after the schemes' names are left alone.
+        ("Basic configuration and bearer tokens", &[]),
+        ("author=John monkey=banana", &[]),
+    ];
+    for (text, want) in table {
+        assert_eq!(&found(text, &none()), want, "{text}");
+    }
+}
+
+#[test]
+fn a_registry_on_a_port_needs_no_dot() {
+    let hosts = |text: &str| {
+        let mut out = Vec::new();
+        network_hosts(text, &mut out);
+        out
+    };
+    assert_eq!(hosts("image: MyRegistry:5000/team/app:1.2"), ["myregistry"]);
+    assert_eq!(hosts("http://buildhost:8080/x"), ["buildhost"]);
+    assert_eq!(hosts("localhost:5000/app"), Vec::<String>::new());
+    assert_eq!(hosts("linux/arm64 myregistry/app"), Vec::<String>::new());
+    // A registry named like a word does not take that word out of public names.
+    let known = KnownNames::new(["registry".to_owned()]);
+    assert_eq!(
+        found("registry:5000/app and registry.k8s.io/pause:3.9", &known),
+        [(Kind::Hostname, "registry")]
+    );
 }
