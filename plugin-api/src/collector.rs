@@ -153,8 +153,10 @@ pub struct CollectContext<'a> {
 }
 
 impl<'a> CollectContext<'a> {
-    /// Builds a context. The export layer does this from the host's request; tests of a collector
-    /// can call it directly.
+    /// Builds a context. The export layer does this from the host's request; a collector's own
+    /// tests use `testing::TestContext` (feature `test-support`) instead, which builds it the same
+    /// way with the collector's declared options (eidos's own plugins must: a test in
+    /// `tests/tests/plugin_sources.rs` checks that none calls this).
     pub fn new(
         options: &'a BTreeMap<String, String>,
         host_root: &'a Path,
