@@ -199,14 +199,14 @@ const EXEC_CONVENTION: &str =
     "expected eidos-collector-NAME, NAME in lower-case letters, digits, - and _, starting with a letter or digit";
 
 /// Why an executable file with `collector` in its name (other than a valid `eidos-collector-NAME`
-/// or a library) is not an executable collector; `None` for any other file. Reads the file's
-/// metadata (following a link, which never blocks, not even on a FIFO) only for such names.
+/// or a library) is not an executable collector; `None` for any other file. Reads the entry's own
+/// metadata (a link is not followed, and a FIFO is never opened) only for such names.
 pub fn executable_near_miss(file_name: &str, path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     if !file_name.to_ascii_lowercase().contains("collector") {
         return None;
     }
-    let meta = std::fs::metadata(path).ok()?;
+    let meta = std::fs::symlink_metadata(path).ok()?;
     (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| {
         format!("an executable that is not named as an executable collector ({EXEC_CONVENTION})")
     })

@@ -82,7 +82,10 @@ fn checked_defaults(plugin: LoadedPlugin) -> Result<LoadedPlugin, LoadError> {
         Ok(()) => Ok(plugin),
         Err(reason) => Err(LoadError::Manifest {
             path: plugin.path.clone(),
-            reason: format!("collector {:?}: {reason}", plugin.manifest.name),
+            reason: format!(
+                "{} {:?}: {reason}",
+                plugin.manifest.kind, plugin.manifest.name
+            ),
         }),
     }
 }
