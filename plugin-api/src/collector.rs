@@ -153,8 +153,10 @@ pub struct CollectContext<'a> {
 }
 
 impl<'a> CollectContext<'a> {
-    /// Builds a context. The export layer does this from the host's request; tests of a collector
-    /// can call it directly.
+    /// Builds a context. The export layer does this from the host's request; a collector's own
+    /// tests use `testing::TestContext` (feature `test-support`) instead, which builds it the same
+    /// way with the collector's declared options (eidos's own plugins must: a test in
+    /// `tests/tests/plugin_sources.rs` checks that none calls this).
     pub fn new(
         options: &'a BTreeMap<String, String>,
         host_root: &'a Path,
@@ -189,8 +191,10 @@ impl<'a> CollectContext<'a> {
         self.options
     }
 
-    /// A boolean option, or `default` when unset. Accepted spellings, in any ASCII case: `true`,
-    /// `1`, `yes`, `on` and `false`, `0`, `no`, `off` ([`crate::options::BOOL_SPELLINGS`]).
+    /// A boolean option, or `default` when unset. Accepted spellings, in any ASCII case:
+    /// `true`, `1`, `yes`, `on` and `false`, `0`, `no`, `off` ([`crate::options::BOOL_SPELLINGS`]).
+    /// Whitespace around the value is ignored (since plugin API 1.2; 1.1 refused `" yes"`). Any
+    /// other value is [`CollectError::InvalidOption`], whose message lists those spellings.
     pub fn bool_option(&self, key: &str, default: bool) -> Result<bool, CollectError> {
         match self.option(key) {
             None => Ok(default),
@@ -290,5 +294,91 @@ impl<'a> CollectContext<'a> {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::BOOL_SPELLINGS;
+
+    fn context_with<'a>(
+        options: &'a BTreeMap<String, String>,
+        flag: &'a AtomicBool,
+    ) -> CollectContext<'a> {
+        CollectContext::new(
+            options,
+            Path::new("/"),
+            Duration::from_secs(1),
+            CancelToken::new(flag),
+        )
+    }
+
+    /// The spellings `bool_option`'s doc comment lists (the backquoted words of its first
+    /// sentences), read from this very file, so that the doc cannot drift from the parser.
+    fn documented_spellings() -> Vec<String> {
+        let source = include_str!("collector.rs");
+        let signature = source
+            .find("pub fn bool_option(")
+            .expect("bool_option in collector.rs");
+        let doc: Vec<&str> = source[..signature]
+            .lines()
+            .rev()
+            .skip(1)
+            .take_while(|l| l.trim_start().starts_with("///"))
+            .collect();
+        let doc: String = doc.into_iter().rev().collect::<Vec<_>>().join(" ");
+        let listed = doc
+            .split_once("Accepted spellings")
+            .and_then(|(_, rest)| rest.split_once('('))
+            .expect("bool_option's doc lists its spellings before a parenthesis")
+            .0;
+        listed
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn bool_option_doc_lists_exactly_the_accepted_spellings() {
+        assert_eq!(documented_spellings(), BOOL_SPELLINGS);
+    }
+
+    #[test]
+    fn bool_option_accepts_each_spelling_trimmed_and_names_them_all_when_refusing() {
+        let flag = AtomicBool::new(false);
+        for (i, spelling) in BOOL_SPELLINGS.iter().enumerate() {
+            for given in [
+                spelling.to_string(),
+                spelling.to_uppercase(),
+                format!(" {spelling}\t"),
+            ] {
+                let options = BTreeMap::from([("verbose".to_owned(), given.clone())]);
+                let ctx = context_with(&options, &flag);
+                assert_eq!(
+                    ctx.bool_option("verbose", false).ok(),
+                    Some(i < 4),
+                    "{given:?}"
+                );
+            }
+        }
+        let none = BTreeMap::new();
+        assert_eq!(
+            context_with(&none, &flag).bool_option("verbose", true).ok(),
+            Some(true)
+        );
+
+        let options = BTreeMap::from([("verbose".to_owned(), "maybe".to_owned())]);
+        let err = context_with(&options, &flag)
+            .bool_option("verbose", false)
+            .unwrap_err();
+        assert!(matches!(err, CollectError::InvalidOption { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"maybe\" for option verbose: expected a boolean: one of true, 1, yes, \
+             on, false, 0, no, off (any case)"
+        );
     }
 }

@@ -143,6 +143,28 @@ impl From<isize> for Reading {
     }
 }
 
+/// 128-bit integers (byte counters, IDs): an `Int` or `Uint` when the value fits in 64 bits, as
+/// for the narrower widths; beyond that, its exact decimal text as a `Str`, never rounded or cut
+/// (the snapshot format has no wider integer, and a float would lose digits), as `usize` and
+/// `isize` do on a platform wider than 64 bits.
+impl From<i128> for Reading {
+    fn from(v: i128) -> Self {
+        if let Ok(i) = i64::try_from(v) {
+            Reading::Int(i)
+        } else if let Ok(u) = u64::try_from(v) {
+            Reading::Uint(u)
+        } else {
+            Reading::Str(v.to_string())
+        }
+    }
+}
+/// See the `i128` conversion.
+impl From<u128> for Reading {
+    fn from(v: u128) -> Self {
+        u64::try_from(v).map_or_else(|_| Reading::Str(v.to_string()), Reading::from)
+    }
+}
+
 /// Integer widths that always fit in `i64`.
 macro_rules! reading_from_small_int {
     ($($t:ty),*) => {$(
@@ -583,6 +605,24 @@ mod tests {
         assert_eq!(Reading::from(usize::MAX), Reading::Uint(u64::MAX));
         assert_eq!(Reading::from(isize::MIN), Reading::Int(i64::MIN));
         assert_eq!(Reading::from(0.5f32), Reading::Float(0.5));
+        assert_eq!(Reading::from(-5i128), Reading::Int(-5));
+        assert_eq!(Reading::from(i128::from(i64::MIN)), Reading::Int(i64::MIN));
+        assert_eq!(Reading::from(i128::from(u64::MAX)), Reading::Uint(u64::MAX));
+        assert_eq!(Reading::from(7u128), Reading::Int(7));
+        assert_eq!(Reading::from(u128::from(u64::MAX)), Reading::Uint(u64::MAX));
+        // Beyond 64 bits: the exact digits, as text.
+        assert_eq!(
+            Reading::from(u128::MAX),
+            Reading::Str("340282366920938463463374607431768211455".into())
+        );
+        assert_eq!(
+            Reading::from(i128::from(i64::MIN) - 1),
+            Reading::Str("-9223372036854775809".into())
+        );
+        assert_eq!(
+            Reading::from(Some(1u128 << 64)),
+            Reading::Str("18446744073709551616".into())
+        );
         assert_eq!(Reading::from(Some(3u8)), Reading::Int(3));
         assert_eq!(Reading::from(Some("x")), Reading::Str("x".into()));
         assert_eq!(Reading::from(None::<u64>), Reading::Str(String::new()));

@@ -9,11 +9,12 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The spellings a boolean option accepts, matched ignoring ASCII case: the first four mean `true`,
-/// the last four `false`.
+/// The spellings a boolean option accepts, matched ignoring ASCII case and whitespace around the
+/// value: the first four mean `true`, the last four `false`.
 pub const BOOL_SPELLINGS: [&str; 8] = ["true", "1", "yes", "on", "false", "0", "no", "off"];
 
-/// Reads a boolean spelled as one of [`BOOL_SPELLINGS`] (any ASCII case).
+/// Reads a boolean spelled as one of [`BOOL_SPELLINGS`] (any ASCII case, whitespace around it
+/// ignored).
 pub fn parse_bool(text: &str) -> Option<bool> {
     let position = BOOL_SPELLINGS
         .iter()

@@ -30,6 +30,63 @@ pub fn reference_snapshot() -> PathBuf {
     eidos_test_fixtures::h100_eks_go_path()
 }
 
+/// The fenced code blocks of language `lang` (```` ```toml ````) in the Markdown file at
+/// `relative` from the workspace root, in order, each without the fence's indentation (a block
+/// inside a list item is indented), so that a test can build with or compare against the very text
+/// a document shows.
+pub fn doc_code_blocks(relative: &str, lang: &str) -> Vec<String> {
+    let path = workspace_root().join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match &mut open {
+            None => {
+                if trimmed.strip_prefix("```") == Some(lang) {
+                    open = Some((indent, String::new()));
+                }
+            }
+            Some((fence_indent, block)) => {
+                if trimmed == "```" {
+                    blocks.push(std::mem::take(block));
+                    open = None;
+                } else {
+                    let cut = line
+                        .char_indices()
+                        .take_while(|(i, c)| *i < *fence_indent && *c == ' ')
+                        .count();
+                    block.push_str(&line[cut..]);
+                    block.push('\n');
+                }
+            }
+        }
+    }
+    assert!(
+        open.is_none(),
+        "{}: a ```{lang} block is not closed",
+        path.display()
+    );
+    blocks
+}
+
+/// The one ```` ```LANG ```` block of the Markdown file at `relative` that contains `marker`;
+/// fails unless there is exactly one.
+pub fn doc_code_block(relative: &str, lang: &str, marker: &str) -> String {
+    let mut found: Vec<String> = doc_code_blocks(relative, lang)
+        .into_iter()
+        .filter(|b| b.contains(marker))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{relative} must have exactly one ```{lang} block containing {marker:?}: {found:?}"
+    );
+    found.remove(0)
+}
+
 /// The built `eidos` binary.
 pub fn eidos_bin() -> PathBuf {
     let path = build_dir().join("eidos");

@@ -453,3 +453,75 @@ fn a_bad_option_value_is_a_usage_error_in_both_modes() {
         assert!(out.stdout.is_empty(), "nothing written");
     }
 }
+
+#[test]
+fn debug_names_every_misnamed_plugin_file_and_why_it_was_skipped() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = PluginDir::with(BASE);
+    // The guide's own example of a misnamed vendor library (no `libeidos_` prefix, no "eidos" at
+    // all), and a library with a name that breaks the convention.
+    dir.add_library("eidos_collector_os", "libacme_nic_collector.so");
+    dir.add_library("eidos_collector_os", "libeidos_collector_Acme.so");
+    for name in ["eidos-collector-Acme", "acme-collector", "helper"] {
+        let file = dir.add_file(name, b"#!/bin/sh\necho {}\n");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir.add_file("README.txt", b"notes");
+    let list = ["plugins", "list", "-f", "json"];
+
+    let quiet = run(eidos(&[dir.path()]).args(list));
+    assert_eq!(quiet.code, Some(0), "{}", quiet.stderr);
+    assert!(
+        !quiet.stderr.contains("not loaded as a plugin"),
+        "only --debug reports skipped files: {}",
+        quiet.stderr
+    );
+    let names: Vec<String> = quiet
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_lowercase().contains("acme")),
+        "{names:?}"
+    );
+
+    let out = run(eidos(&[dir.path()]).arg("--debug").args(list));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for (file, why) in [
+        (
+            "libacme_nic_collector.so",
+            "the name does not start with libeidos_",
+        ),
+        (
+            "libeidos_collector_Acme.so",
+            "\"Acme\" is not a valid plugin name",
+        ),
+        (
+            "eidos-collector-Acme",
+            "is not a valid executable collector name",
+        ),
+        (
+            "acme-collector",
+            "an executable that is not named as an executable collector",
+        ),
+    ] {
+        let path = dir.path().join(file).display().to_string();
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains("not loaded as a plugin") && l.contains(&path))
+            .unwrap_or_else(|| panic!("{file} is not reported:\n{}", out.stderr));
+        assert!(line.contains(why), "{file}: {line}");
+    }
+    for unrelated in ["README.txt", "helper"] {
+        let path = dir.path().join(unrelated).display().to_string();
+        assert!(
+            !out.stderr.lines().any(|l| l.contains(&path)),
+            "{unrelated} does not look like a plugin: {}",
+            out.stderr
+        );
+    }
+}

@@ -18,7 +18,7 @@
 //! message naming both versions, is tested in `host.rs`
 //! (`plugins_list_reports_loaded_shadowed_and_refused_and_the_host_survives_each`).
 
-use eidos_e2e::{build_dir, eidos, run, workspace_root, PluginDir};
+use eidos_e2e::{build_dir, doc_code_block, eidos, run, workspace_root, PluginDir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,9 +102,34 @@ fn api_1_1_plugin() -> &'static Path {
     BUILT.get_or_init(|| build_fixture("collector-api-1.1", "compat_collector_api_1_1"))
 }
 
+/// The placeholder path of the guide's snippet for depending on a checkout of this repository.
+const GUIDE_CHECKOUT_PATH: &str = "/src/eidos/plugin-api";
+
+/// The dependency line docs/plugin-development.md gives for building against a checkout of the
+/// eidos repository (section 2), taken from the guide itself so that the two cannot drift, with
+/// its placeholder path replaced by this checkout's `plugin-api/`.
+fn guide_checkout_dependency() -> String {
+    let snippet = doc_code_block("docs/plugin-development.md", "toml", GUIDE_CHECKOUT_PATH);
+    let line = snippet.trim();
+    assert!(
+        !line.contains('\n') && line.starts_with("eidos-plugin-api = {"),
+        "the guide's checkout snippet must be one dependency line: {snippet}"
+    );
+    assert!(
+        line.contains(", version = \""),
+        "the guide's checkout snippet must keep a version, so that cargo refuses a checkout of \
+         another major version: {line}"
+    );
+    line.replace(
+        &format!("{GUIDE_CHECKOUT_PATH:?}"),
+        &format!("{:?}", workspace_root().join("plugin-api")),
+    )
+}
+
 /// The same 1.1 source, unchanged, built against the current `plugin-api/`: a crate manifest in
 /// `target/compat` whose library is the fixture's `src/lib.rs` and whose `eidos-plugin-api` is this
-/// checkout's. Built once per test run.
+/// checkout's, depended on exactly as the guide's snippet for a checkout says. Built once per test
+/// run.
 fn api_1_1_source_on_current_api() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -115,10 +140,10 @@ fn api_1_1_source_on_current_api() -> &'static Path {
         let text = format!(
             "[package]\nname = \"compat-collector-api-1-1-on-current\"\nversion = \"1.1.3\"\n\
              edition = \"2021\"\npublish = false\n\n[lib]\nname = \"compat_collector_api_1_1_on_current\"\n\
-             crate-type = [\"cdylib\"]\npath = {:?}\n\n[dependencies]\neidos-plugin-api = {{ path = {:?} }}\n\n\
+             crate-type = [\"cdylib\"]\npath = {:?}\n\n[dependencies]\n{}\n\n\
              [workspace]\n",
             root.join("tests/compat/collector-api-1.1/src/lib.rs"),
-            root.join("plugin-api"),
+            guide_checkout_dependency(),
         );
         std::fs::write(&manifest, text).expect("writing the crate manifest");
         build_crate(&manifest, false, "compat_collector_api_1_1_on_current")
@@ -397,6 +422,20 @@ fn a_plugin_built_against_plugin_api_1_1_loads_and_runs_with_its_option_errors_a
             .contains("collectors os, compat11 all write measurement type \"os\""),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn the_guides_checkout_snippet_is_the_dependency_line_the_1_1_source_is_built_with() {
+    let line = guide_checkout_dependency();
+    let path = format!("{:?}", workspace_root().join("plugin-api"));
+    assert_eq!(
+        line,
+        format!(
+            "eidos-plugin-api = {{ path = {path}, version = \"{}\" }}",
+            host_api_version().rsplit_once('.').unwrap().0
+        ),
+        "the guide's snippet for a checkout"
     );
 }
 

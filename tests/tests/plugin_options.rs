@@ -82,59 +82,126 @@ fn typed_values_from_the_config_file_reach_the_collector() {
     assert!(out.stdout.contains("\"uptime\""), "{}", out.stdout);
 }
 
+/// `key = "VALUE"` from the first line of the workspace file at `relative` that sets `key`.
+fn manifest_value(relative: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(eidos_e2e::workspace_root().join(relative)).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no {key} in {relative}"))
+        .to_owned()
+}
+
+/// The cells of a row of the options table (columns are two or more spaces apart).
+fn cells(row: &str) -> Vec<String> {
+    row.trim()
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn plugins_describe_shows_a_plugin_with_its_typed_options_in_each_format() {
     let dir = plugins();
-    let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "example", "-f", "json"]));
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let doc = out.json();
-    assert_eq!(doc["name"], "example");
-    assert_eq!(doc["kind"], "collector");
-    assert_eq!(doc["status"], "loaded");
-    let api =
-        std::fs::read_to_string(eidos_e2e::workspace_root().join("plugin-api/Cargo.toml")).unwrap();
-    assert!(
-        api.contains(&format!("\nversion = {}\n", doc["apiVersion"])),
-        "{doc}"
-    );
-    assert_eq!(doc["sha256"].as_str().map(str::len), Some(64), "{doc}");
-    assert!(doc["path"]
-        .as_str()
-        .unwrap()
-        .ends_with("libeidos_collector_example.so"));
+    let describe = |name: &str, format: &str| {
+        let out = run(eidos(&[dir.path()]).args(["plugins", "describe", name, "-f", format]));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.stdout
+    };
+    let api_version = manifest_value("plugin-api/Cargo.toml", "version");
+    let version = manifest_value("plugins/collector-example/Cargo.toml", "version");
+    let path = dir.path().join("libeidos_collector_example.so");
+
+    let doc: serde_json::Value = serde_json::from_str(&describe("example", "json")).unwrap();
+    let sha256 = doc["sha256"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(sha256.len(), 64, "{doc}");
+    assert!(sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{doc}");
     assert_eq!(
-        doc["options"],
-        serde_json::json!([{
-            "key": "uptime",
-            "type": "bool",
-            "default": "true",
-            "description": "also read /proc/uptime"
-        }])
+        doc,
+        serde_json::json!({
+            "name": "example",
+            "kind": "collector",
+            "version": version,
+            "apiVersion": api_version,
+            "description": "load average and uptime (the plugin guide's example)",
+            "path": path.to_str().unwrap(),
+            "sha256": sha256,
+            "status": "loaded",
+            "options": [{
+                "key": "uptime",
+                "type": "bool",
+                "default": "true",
+                "description": "also read /proc/uptime"
+            }],
+            "volatileKeys": ["example/loadavg/*", "example/uptime/*"]
+        })
     );
 
-    let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "fail", "-f", "yaml"]));
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let doc: serde_yaml::Value = serde_yaml::from_str(&out.stdout).unwrap();
+    // YAML says the same, field for field.
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&describe("example", "yaml")).unwrap();
+    assert_eq!(serde_json::to_value(yaml).unwrap(), doc);
+
+    // The table: every field, then the options.
+    let table = describe("example", "table");
+    let expected = format!(
+        "name:           example\n\
+         kind:           collector\n\
+         version:        {version}\n\
+         api version:    {api_version}\n\
+         description:    load average and uptime (the plugin guide's example)\n\
+         file:           {}\n\
+         sha256:         {sha256}\n\
+         status:         loaded\n\
+         volatile keys:  example/loadavg/*, example/uptime/*\n\
+         \n \
+         OPTION  TYPE  DEFAULT  HELP\n \
+         uptime  bool  true     also read /proc/uptime\n",
+        path.display()
+    );
+    assert_eq!(table, expected);
+
+    // A collector with several options, and both key lists: each option is one row that says
+    // what the JSON says, and each label is set off from its value.
+    let os: serde_json::Value = serde_json::from_str(&describe("os", "json")).unwrap();
+    let table = describe("os", "table");
+    for label in ["volatile keys:  ", "sensitive keys: ", "description:    "] {
+        assert!(
+            table.lines().any(|l| l.starts_with(label)),
+            "{label:?}: {table}"
+        );
+    }
+    let (_, rows) = table
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no options table: {table}"));
+    let rows: Vec<Vec<String>> = rows.lines().map(cells).collect();
+    assert_eq!(rows[0], ["OPTION", "TYPE", "DEFAULT", "HELP"]);
+    let options = os["options"].as_array().unwrap();
+    assert_eq!(rows.len() - 1, options.len(), "{table}");
+    for (row, option) in rows[1..].iter().zip(options) {
+        assert_eq!(
+            *row,
+            [
+                option["key"].as_str().unwrap(),
+                option["type"].as_str().unwrap(),
+                option["default"].as_str().unwrap_or("-"),
+                option["description"].as_str().unwrap(),
+            ],
+            "{table}"
+        );
+    }
+    assert_eq!(rows[2][..3], ["sysctl-interfaces", "bool", "false"]);
+
+    // An untyped (1.1-style) option is text, in YAML too.
+    let doc: serde_yaml::Value = serde_yaml::from_str(&describe("fail", "yaml")).unwrap();
+    assert_eq!(doc["description"], "test fixture that fails");
+    assert_eq!(doc["version"], "0.1.0");
     assert_eq!(doc["options"][0]["key"], "delay-ms");
     assert_eq!(
         doc["options"][0]["type"], "string",
         "untyped options are text"
     );
-
-    let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "os"]));
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stdout.contains("kind:          collector"),
-        "{}",
-        out.stdout
-    );
-    let row = out
-        .stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("sysctl-interfaces"))
-        .unwrap_or_else(|| panic!("no option row: {}", out.stdout));
-    let cells: Vec<&str> = row.split_whitespace().take(3).collect();
-    assert_eq!(cells, ["sysctl-interfaces", "bool", "false"]);
 
     let out = run(eidos(&[dir.path()]).args(["plugins", "describe", "acme-nic"]));
     assert_eq!(out.code, Some(2), "{}", out.stderr);
@@ -190,4 +257,99 @@ fn a_plugins_tracing_events_reach_the_host_log_tagged_with_the_collector() {
         .as_str()
         .unwrap()
         .contains("path="));
+}
+
+#[test]
+fn the_host_caps_a_plugins_log_events_in_number_and_length() {
+    // The fixture answers with 500 warnings, the first 100 kB long, without the export layer's
+    // own cap: the host keeps 201 events (the plugin API's 200 and the plugin's own "dropped"
+    // notice) of at most 2048 bytes each (eidos-cli/src/host/plugin_logs.rs).
+    let dir = PluginDir::with(&["serializer_json"]);
+    dir.add_library("fixture_plugin_chatty", "libeidos_collector_chatty.so");
+    let out = run(eidos(&[dir.path()]).args(["snapshot", "--collectors", "chatty", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.json()["measurements"][0]["subtypes"][0]["data"]["events"],
+        500
+    );
+
+    let kept: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("chatty event "))
+        .collect();
+    assert_eq!(kept.len(), 200, "events 1 to 200 besides the long one");
+    assert!(kept[199].contains("chatty event 200"), "{}", kept[199]);
+    assert!(
+        kept.iter().all(|l| l.contains("chatty")),
+        "each names the collector"
+    );
+    assert!(
+        out.stderr
+            .contains("299 further log events from the plugin dropped"),
+        "{}",
+        &out.stderr[out.stderr.len().saturating_sub(2000)..]
+    );
+    let long: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("long xxxx"))
+        .collect();
+    assert_eq!(long.len(), 1);
+    assert!(
+        long[0].len() < 2048 + 200,
+        "the long message is cut to 2048 bytes: {} bytes",
+        long[0].len()
+    );
+    assert!(long[0].contains("xxx…"), "the cut is marked");
+    assert!(
+        out.stderr.len() < 100_000,
+        "all the log lines together: {} bytes",
+        out.stderr.len()
+    );
+}
+
+#[test]
+fn a_plugin_declaring_a_default_its_own_type_refuses_is_refused_at_load_naming_the_option() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = PluginDir::with(&["serializer_json"]);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // An executable collector, the cheapest plugin to declare any manifest: `count` is an integer
+    // whose default is not one; `mode`'s default is fine.
+    let script = r#"#!/bin/sh
+if [ "${1-}" = "--manifest" ]; then
+  echo '{"name":"bad-default","kind":"collector","version":"0.1.0","apiVersion":"1.2.0",'
+  echo ' "description":"declares a default its own type refuses",'
+  echo ' "options":[{"key":"count","description":"how many","type":"integer","default":"many"},'
+  echo '  {"key":"mode","description":"how","type":"one-of","values":["fast","slow"],"default":"fast"}]}'
+  exit 0
+fi
+cat >/dev/null
+echo '{"status":"ok","measurements":[{"type":"bad-default","subtypes":[]}]}'
+"#;
+    let file = dir.add_file("eidos-collector-bad-default", script.as_bytes());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let reason = "collector \"bad-default\": option \"count\" (integer) declares the default \
+                  \"many\", but expects a whole number such as 10 or -3";
+
+    let out = run(eidos(&[dir.path()]).args(["plugins", "list", "-f", "json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let entries = out.json();
+    let entry = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "bad-default")
+        .unwrap_or_else(|| panic!("not listed: {entries}"));
+    let refused = entry["status"]["refused"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not refused: {entry}"));
+    assert!(refused.contains(reason), "{refused}");
+    assert!(!refused.contains("\"mode\""), "{refused}");
+
+    let out =
+        run(eidos(&[dir.path()]).args(["snapshot", "--collectors", "bad-default", "-f", "json"]));
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stderr.contains(reason), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }

@@ -7,7 +7,9 @@
 //! These tests run cargo (offline: the dependencies are in cargo's cache after
 //! `cargo build --workspace`), so they take minutes, not seconds.
 
-use eidos_e2e::{build_dir, eidos, run, workspace_root, PluginDir};
+use eidos_e2e::{
+    build_dir, doc_code_block, doc_code_blocks, eidos, run, workspace_root, PluginDir,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -98,6 +100,99 @@ fn the_guide_names_the_crates_rust_version() {
     );
 }
 
+/// The guide's one-line snippet for depending on the crate from the SDK archive (section 2: the
+/// one-line ```` ```toml ```` block naming `../eidos-plugin-api`; the full `Cargo.toml` further on
+/// names it too).
+fn guide_archive_dependency() -> String {
+    let found: Vec<String> = doc_code_blocks("docs/plugin-development.md", "toml")
+        .into_iter()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.contains('\n') && b.contains("path = \"../eidos-plugin-api\""))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "the guide must have one snippet for the SDK archive: {found:?}"
+    );
+    found[0].clone()
+}
+
+/// The example's `Cargo.toml` as `scripts/sdk.sh` writes it into the archive: the script's
+/// here-document, with the versions the script fills in.
+fn example_manifest_from_script() -> String {
+    let script = std::fs::read_to_string(workspace_root().join("scripts/sdk.sh")).unwrap();
+    let start = "cat > \"$root/collector-example/Cargo.toml\" <<TOML\n";
+    let body = script
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once("\nTOML\n"))
+        .unwrap_or_else(|| {
+            panic!("scripts/sdk.sh no longer writes the example manifest as {start:?}")
+        })
+        .0;
+    format!("{body}\n")
+        .replace("${api_minor}", &api_minor())
+        .replace(
+            "${rust_version}",
+            &manifest_value("Cargo.toml", "rust-version"),
+        )
+}
+
+/// Whether every key of `part` is in `whole` with the same value (tables compared key by key).
+fn toml_subset(part: &toml::Value, whole: &toml::Value, at: &str) -> Result<(), String> {
+    match (part, whole) {
+        (toml::Value::Table(part), toml::Value::Table(whole)) => {
+            for (key, value) in part {
+                let here = format!("{at}.{key}");
+                let other = whole.get(key).ok_or_else(|| format!("{here} is missing"))?;
+                toml_subset(value, other, &here)?;
+            }
+            Ok(())
+        }
+        _ if part == whole => Ok(()),
+        _ => Err(format!(
+            "{at}: the guide has {part}, the SDK example {whole}"
+        )),
+    }
+}
+
+#[test]
+fn the_guides_cargo_toml_is_the_sdk_examples_manifest_less_what_only_the_sdk_needs() {
+    let guide_block = doc_code_block("docs/plugin-development.md", "toml", "[package]");
+    let guide: toml::Value = toml::from_str(&guide_block)
+        .unwrap_or_else(|e| panic!("the guide's Cargo.toml does not parse: {e}\n{guide_block}"));
+    let example: toml::Value = toml::from_str(&example_manifest_from_script()).unwrap();
+    // Everything the guide shows is in the example, with the same value; the example only adds
+    // what a published crate or the SDK's own layout needs (rust-version, license, description,
+    // an empty [workspace]).
+    toml_subset(&guide, &example, "Cargo.toml").unwrap();
+    let added = |table: &str| -> Vec<String> {
+        let of = |v: &toml::Value| -> Vec<String> {
+            v.get(table)
+                .and_then(toml::Value::as_table)
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let shown = of(&guide);
+        let mut added: Vec<String> = of(&example)
+            .into_iter()
+            .filter(|k| !shown.contains(k))
+            .collect();
+        added.sort();
+        added
+    };
+    assert_eq!(
+        added("package"),
+        ["description", "license", "publish", "rust-version"]
+    );
+    let example_tables: Vec<&String> = example.as_table().unwrap().keys().collect();
+    let guide_tables: Vec<&String> = guide.as_table().unwrap().keys().collect();
+    let extra: Vec<&&String> = example_tables
+        .iter()
+        .filter(|t| !guide_tables.contains(t))
+        .collect();
+    assert_eq!(extra, [&&"workspace".to_owned()]);
+}
+
 /// Runs `scripts/sdk.sh` and returns the archive.
 fn build_archive(out: &Path) -> PathBuf {
     let result = run(Command::new(workspace_root().join("scripts/sdk.sh"))
@@ -150,15 +245,27 @@ fn the_sdk_archive_builds_the_example_offline_in_a_bare_directory_and_eidos_load
         assert!(sdk.join(part).exists(), "{part} missing from the archive");
     }
 
-    // The guide's snippet for the archive is the dependency line the archive's example uses.
-    let line = format!(
-        "eidos-plugin-api = {{ path = \"../eidos-plugin-api\", version = \"{}\" }}",
-        api_minor()
+    // The guide's snippet for the archive, taken from the guide, is the dependency line the
+    // archive's example (built below) uses, and asks for this API's minor version.
+    let line = guide_archive_dependency();
+    assert_eq!(
+        line,
+        format!(
+            "eidos-plugin-api = {{ path = \"../eidos-plugin-api\", version = \"{}\" }}",
+            api_minor()
+        )
     );
     let example_manifest =
         std::fs::read_to_string(sdk.join("collector-example/Cargo.toml")).unwrap();
-    assert!(example_manifest.contains(&line), "{example_manifest}");
-    assert!(guide().contains(&line), "the guide must show {line}");
+    assert!(
+        example_manifest.lines().any(|l| l == line),
+        "the SDK's example must depend on the crate as the guide says ({line}):\n{example_manifest}"
+    );
+    assert_eq!(
+        example_manifest,
+        example_manifest_from_script(),
+        "the archive's example manifest is the one scripts/sdk.sh writes"
+    );
 
     // An empty cargo home: nothing cached, no registry index; only the archive's vendor/.
     let home = tempfile::tempdir().unwrap();

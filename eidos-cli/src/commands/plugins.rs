@@ -174,7 +174,9 @@ fn describe_table(d: &Description) -> String {
     }
     let mut out: String = fields
         .iter()
-        .map(|(k, v)| format!("{:<15}{}\n", format!("{k}:"), v))
+        // One column wider than the longest label (`sensitive keys:`), so that a value is always
+        // set off by a space.
+        .map(|(k, v)| format!("{:<16}{}\n", format!("{k}:"), v))
         .collect();
     if e.kind == PluginKind::Collector {
         if d.options.is_empty() {

@@ -157,12 +157,17 @@ pub fn parse_file_name(file_name: &str) -> Option<(PluginKind, String)> {
     valid.then(|| (kind, name.to_owned()))
 }
 
-/// Why a file that looks like an eidos plugin (a shared library with `eidos` in its name) is not
-/// one by the naming convention; `None` for files that do not look like plugins at all.
+/// Why a file that looks like a plugin is not one by the naming convention; `None` for files that
+/// do not look like plugins at all. Every shared library in a plugin directory looks like one (a
+/// vendor's `libacme_nic_collector.so` is a plugin misnamed far more often than a stray library),
+/// and so does a file named `eidos-collector-…` with a name an executable collector cannot have.
+/// Only `--debug` shows these, so a false alarm costs a log line.
 pub fn near_miss(file_name: &str) -> Option<String> {
     let looks_like_library = file_name.ends_with(FILE_SUFFIX) || file_name.contains(".so.");
-    if !looks_like_library || !file_name.to_ascii_lowercase().contains("eidos") {
-        return None;
+    if !looks_like_library {
+        return file_name.starts_with(super::exec::FILE_PREFIX).then(|| {
+            format!("{file_name:?} is not a valid executable collector name ({EXEC_CONVENTION})")
+        });
     }
     let convention = format!(
         "expected {FILE_PREFIX}collector_NAME{FILE_SUFFIX} or {FILE_PREFIX}serializer_NAME{FILE_SUFFIX}, NAME in lower-case letters, digits and _"
@@ -187,6 +192,24 @@ pub fn near_miss(file_name: &str) -> Option<String> {
         }
     };
     Some(why)
+}
+
+/// How an executable collector must be named, for [`near_miss`] and [`executable_near_miss`].
+const EXEC_CONVENTION: &str =
+    "expected eidos-collector-NAME, NAME in lower-case letters, digits, - and _, starting with a letter or digit";
+
+/// Why an executable file with `collector` in its name (other than a valid `eidos-collector-NAME`
+/// or a library) is not an executable collector; `None` for any other file. Reads the entry's own
+/// metadata (a link is not followed, and a FIFO is never opened) only for such names.
+pub fn executable_near_miss(file_name: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if !file_name.to_ascii_lowercase().contains("collector") {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| {
+        format!("an executable that is not named as an executable collector ({EXEC_CONVENTION})")
+    })
 }
 
 /// The file name a plugin of this kind and name must have.
@@ -225,7 +248,9 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
             let Some((kind, name)) = parse_file_name(&file_name).or_else(|| {
                 super::exec::parse_file_name(&file_name).map(|n| (PluginKind::Collector, n))
             }) else {
-                if let Some(why) = near_miss(&file_name) {
+                if let Some(why) =
+                    near_miss(&file_name).or_else(|| executable_near_miss(&file_name, &path))
+                {
                     tracing::debug!(file = %path.display(), "not loaded as a plugin: {why}");
                 }
                 continue;
@@ -362,13 +387,42 @@ mod tests {
             assert!(got.contains(why), "{file}: {got}");
             assert!(got.contains("libeidos_collector_NAME"), "{got}");
         }
-        for unrelated in [
-            format!("libssl{so}"),
-            "README.txt".to_owned(),
-            "eidos.toml".to_owned(),
-        ] {
-            assert_eq!(near_miss(&unrelated), None, "{unrelated}");
+        // Any shared library: a vendor's plugin without eidos in its name, as the guide warns.
+        for file in [format!("libacme_nic_collector{so}"), format!("libssl{so}")] {
+            let got = near_miss(&file).unwrap_or_else(|| panic!("{file} not flagged"));
+            assert!(got.contains("does not start with libeidos_"), "{got}");
         }
+        let got = near_miss("eidos-collector-Acme").expect("an invalid executable collector name");
+        assert!(got.contains("expected eidos-collector-NAME"), "{got}");
+        for unrelated in ["README.txt", "eidos.toml", "collector.conf"] {
+            assert_eq!(near_miss(unrelated), None, "{unrelated}");
+        }
+    }
+
+    #[test]
+    fn executables_named_like_collectors_are_flagged_and_nothing_else() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, mode: u32| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        let flagged = file("acme-collector", 0o755);
+        let got = executable_near_miss("acme-collector", &flagged).expect("flagged");
+        assert!(got.contains("expected eidos-collector-NAME"), "{got}");
+        let not_executable = file("acme-collector.toml", 0o644);
+        assert_eq!(
+            executable_near_miss("acme-collector.toml", &not_executable),
+            None
+        );
+        let unrelated = file("helper", 0o755);
+        assert_eq!(executable_near_miss("helper", &unrelated), None);
+        assert_eq!(
+            executable_near_miss("gone-collector", &dir.path().join("gone-collector")),
+            None
+        );
     }
 
     #[test]

@@ -238,6 +238,32 @@ fn shown(value: &OptionValue) -> String {
     }
 }
 
+/// Checks the defaults a plugin declares for its typed options against their own types, when the
+/// plugin is loaded: a default that does not parse would otherwise fail the collector at run time
+/// whenever the option is left unset. `Err` names every such option, its default and what its type
+/// expects.
+pub fn check_declared_defaults(manifest: &Manifest) -> Result<(), String> {
+    let bad: Vec<String> = manifest
+        .options
+        .iter()
+        .filter_map(|spec| {
+            let default = spec.default.as_deref()?;
+            let expected = spec.parse(default).err()?;
+            Some(format!(
+                "option {:?} ({}) declares the default {:?}, but expects {expected}",
+                spec.key,
+                spec.type_name(),
+                crate::config::excerpt(default, 0)
+            ))
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("; "))
+    }
+}
+
 /// Parses one `--set` and checks that it names a selected collector and one of its keys.
 fn check_setting(text: &str, selected: &[&Manifest]) -> Result<Setting, OptionError> {
     let setting = parse_setting(text)?;
@@ -284,6 +310,40 @@ mod tests {
             volatile_keys: vec![],
             sensitive_keys: vec![],
         }
+    }
+
+    #[test]
+    fn declared_defaults_must_fit_their_own_types() {
+        let mut acme = manifest("acme-nic", &["note"]);
+        acme.options.extend([
+            OptionDecl::integer("ports", "").with_default("4").to_spec(),
+            OptionDecl::bool("verbose", "")
+                .with_default("yes")
+                .to_spec(),
+            OptionDecl::one_of("bus", "", &["system", "session"])
+                .with_default("system")
+                .to_spec(),
+            OptionDecl::duration("wait", "").to_spec(),
+        ]);
+        assert_eq!(check_declared_defaults(&acme), Ok(()));
+
+        acme.options.extend([
+            OptionDecl::integer("count", "")
+                .with_default("many")
+                .to_spec(),
+            OptionDecl::one_of("mode", "", &["fast", "slow"])
+                .with_default("quick")
+                .to_spec(),
+        ]);
+        assert_eq!(
+            check_declared_defaults(&acme),
+            Err(
+                "option \"count\" (integer) declares the default \"many\", but expects a whole \
+                 number such as 10 or -3; option \"mode\" (one-of) declares the default \
+                 \"quick\", but expects one of: fast, slow"
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::discovery::{
 use super::loader::{
     cached_manifest, load, remember_manifest, LoadError, LoadPolicy, LoadedPlugin,
 };
+use super::options::check_declared_defaults;
 use eidos_plugin_api::{Manifest, PluginKind};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -72,6 +73,21 @@ pub struct UnknownFormat {
     pub format: String,
     /// The formats the loaded serializers write.
     pub available: Vec<String>,
+}
+
+/// Refuses a loaded plugin whose typed options declare defaults their own types reject (see
+/// [`check_declared_defaults`]), naming the plugin's file and each such option.
+fn checked_defaults(plugin: LoadedPlugin) -> Result<LoadedPlugin, LoadError> {
+    match check_declared_defaults(&plugin.manifest) {
+        Ok(()) => Ok(plugin),
+        Err(reason) => Err(LoadError::Manifest {
+            path: plugin.path.clone(),
+            reason: format!(
+                "{} {:?}: {reason}",
+                plugin.manifest.kind, plugin.manifest.name
+            ),
+        }),
+    }
 }
 
 /// The plugins found on a search path.
@@ -185,7 +201,7 @@ impl Registry {
         self.loaded
             .entry(candidate.path.clone())
             .or_insert_with(|| {
-                let result = load(candidate, &self.policy);
+                let result = load(candidate, &self.policy).and_then(checked_defaults);
                 match &result {
                     Ok(p) => tracing::debug!(path = %p.path.display(), name = %p.manifest.name, "plugin loaded"),
                     Err(e) => tracing::warn!("plugin refused: {e}"),
@@ -254,7 +270,10 @@ impl Registry {
                 .map_err(Clone::clone);
         }
         if let Some(manifest) = cached_manifest(candidate, &self.policy) {
-            return Ok(manifest);
+            // Recorded by a successful load, but perhaps by an eidos that did not check defaults.
+            if check_declared_defaults(&manifest).is_ok() {
+                return Ok(manifest);
+            }
         }
         let plugin = self.load(candidate)?;
         remember_manifest(&plugin, &self.policy);
