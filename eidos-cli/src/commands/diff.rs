@@ -100,8 +100,9 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> CliResult {
     }
     let patch = ctx.settings.output_format(args.output.as_deref()).value == JSON_PATCH;
     // The two snapshots are read on threads of their own while this one loads the serializer and
-    // gathers the ignore rules: on a node's two cores that halves a diff's wall time. Errors
-    // keep their order: the format's and the rules' first, then OLD's, then NEW's.
+    // gathers the ignore rules (two reference snapshots, release build: 15 ms became 11 ms of
+    // wall time). Errors keep their order: the format's and the rules' first, then OLD's, then
+    // NEW's.
     let (prepared, old, new) = std::thread::scope(|scope| {
         let old = scope.spawn(|| read_side(&args.old, patch));
         let new = scope.spawn(|| read_side(&args.new, patch));
