@@ -4,9 +4,10 @@ here), printing figures; a benchmark, not a test: it never fails on slowness.
 
 1. list + parse: 10,000 snapshot ConfigMaps (each the repository's reference snapshot with its node
    name replaced by the ConfigMap's, ~32 KB of YAML; then the same content as JSON, as the agent's
-   pods store it), listed 500 a page while worker threads parse each into the fleet report's
-   grouping (fleet/examples/list_snapshots.rs: the streaming listing and gather_stream). Wall time
-   and peak RSS of the lister, per run and median.
+   pods store it: without whitespace between tokens, ~25 KB, see `fleet::store::encode`), listed
+   500 a page while worker threads parse each into the fleet report's grouping
+   (fleet/examples/list_snapshots.rs: the streaming listing and gather_stream). Wall time and peak
+   RSS of the lister, per run and median.
 2. the whole fleet report from those ConfigMaps: `eidos fleet report --from cm://eidos -f json -o
    FILE`, wall time and peak RSS, per run and median (it must find 10,000 nodes, one
    configuration).
@@ -54,8 +55,9 @@ def median_line(walls, rsss):
 
 
 def snapshot_files(work, eidos, env):
-    """The reference snapshot with its node name as a placeholder, as YAML and as JSON (what the
-    JSON serializer writes: indented); checked to be the same snapshot with `eidos diff`."""
+    """The reference snapshot with its node name as a placeholder, as YAML and as JSON (as a
+    ConfigMap holds it: the writer drops the serializer's indentation); checked to be the same
+    snapshot with `eidos diff`."""
     import yaml
     reference = os.path.join(ROOT, "tests", "fixtures", "snapshots", "h100-eks-go.yaml")
     with open(reference) as f:
@@ -66,7 +68,7 @@ def snapshot_files(work, eidos, env):
     with open(files["yaml"], "w") as f:
         f.write(text)
     with open(files["json"], "w") as f:
-        json.dump(yaml.safe_load(text), f, indent=2)
+        json.dump(yaml.safe_load(text), f, separators=(",", ":"), ensure_ascii=False)
         f.write("\n")
     same = subprocess.run(eidos + ["diff", files["yaml"], files["json"]], env=env,
                           capture_output=True, text=True)

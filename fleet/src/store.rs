@@ -58,9 +58,12 @@ pub enum Encoded {
     Gzip(Vec<u8>),
 }
 
-/// Chooses the encoding of `text`: as is when it fits in `limit` bytes (key included), else gzip
-/// when that fits, else [`StoreError::TooLarge`].
+/// Chooses the encoding of `text`: JSON without the whitespace between its tokens
+/// ([`without_json_whitespace`]), any other text as it is; as text when that fits in `limit`
+/// bytes (key included), else gzip when that fits, else [`StoreError::TooLarge`].
 pub fn encode(text: &str, limit: usize, target: &str) -> Result<Encoded, StoreError> {
+    let text = without_json_whitespace(text);
+    let text = text.as_ref();
     if SNAPSHOT_KEY.len() + text.len() <= limit {
         return Ok(Encoded::Text(text.to_owned()));
     }
@@ -81,6 +84,42 @@ pub fn encode(text: &str, limit: usize, target: &str) -> Result<Encoded, StoreEr
         compressed: compressed.len(),
         limit,
     })
+}
+
+/// `text` without the whitespace between its tokens when it is a JSON document, else `text` as
+/// it is (YAML, and anything that fails to parse as JSON).
+///
+/// The JSON serializer indents for people; in a ConfigMap the indentation is a third of the
+/// bytes, and every list of the namespace carries it, escaped (`\n` and spaces inside a JSON
+/// string): a fleet report of 10,000 nodes reads 250 MB instead of 370 MB. Only whitespace
+/// outside strings goes; every token is kept byte for byte (numbers are not reformatted, as a
+/// parse and a new rendering would do), so the document read back is the one written.
+pub fn without_json_whitespace(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let starts_like_json = text.trim_start().starts_with(['{', '[']);
+    if !starts_like_json || serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            // Whitespace between tokens: JSON has no other kind outside strings.
+            continue;
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
 }
 
 /// The snapshot text a ConfigMap holds under [`SNAPSHOT_KEY`] (gzip expanded, at most
@@ -476,6 +515,36 @@ mod tests {
         assert!(message.contains("--collectors"), "{message}");
         assert!(message.contains("--format json"), "{message}");
         assert!(message.contains("nothing was written"), "{message}");
+    }
+
+    #[test]
+    fn json_is_stored_without_whitespace_between_tokens_and_reads_back_as_the_same_document() {
+        let pretty = "{\n  \"kind\": \"Snapshot\",\n  \"measurements\": [\n    {\n      \
+            \"type\": \"OS\",\n      \"data\": {\"a b\": \"two  spaces\\tand \\\"quoted\\\" \\\\\",\n\
+            \t\t\"n\": -1.50e3, \"u\": 18446744073709551615, \"x\": [ true , null ],\r\n\
+            \"ü\": \"\\u00fc }\"}\n    }\n  ]\n}\n";
+        let Encoded::Text(stored) = encode(pretty, CONFIGMAP_MAX_BYTES, "cm://a/b").unwrap() else {
+            panic!("expected text");
+        };
+        assert_eq!(
+            stored,
+            "{\"kind\":\"Snapshot\",\"measurements\":[{\"type\":\"OS\",\"data\":{\"a b\":\
+             \"two  spaces\\tand \\\"quoted\\\" \\\\\",\"n\":-1.50e3,\"u\":18446744073709551615,\
+             \"x\":[true,null],\"ü\":\"\\u00fc }\"}}]}"
+        );
+        let parsed = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+        assert_eq!(parsed(&stored), parsed(pretty));
+        // YAML, and text that only looks like JSON, are stored as they are.
+        for text in [
+            "kind: Snapshot\nmeasurements: []\n",
+            "{kind: Snapshot}\n",
+            "[1, 2\n",
+        ] {
+            assert_eq!(
+                encode(text, CONFIGMAP_MAX_BYTES, "cm://a/b").unwrap(),
+                Encoded::Text(text.to_owned())
+            );
+        }
     }
 
     #[test]

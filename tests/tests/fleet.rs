@@ -702,6 +702,14 @@ fn a_fleet_report_over_many_pages_survives_an_expired_token_and_fails_on_a_broke
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let template = c.server.config_map("eidos", "eidos-template").unwrap();
     let text = snapshot_text(&template);
+    // The serializer indents for people; the ConfigMap holds the same document without the
+    // whitespace between tokens (`fleet::store::encode`).
+    assert!(
+        text.starts_with("{\"") && !text.contains('\n'),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    serde_json::from_str::<serde_json::Value>(&text).unwrap();
     for i in 0..1100 {
         let node = format!("node-{i:04}");
         let mut cm = template.clone();
