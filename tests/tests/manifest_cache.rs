@@ -123,7 +123,10 @@ fn a_second_diff_takes_the_volatile_keys_from_the_cache_until_the_plugin_file_ch
     let entries = std::fs::read_dir(setup.cache.path().join("eidos/manifests"))
         .unwrap()
         .count();
-    assert_eq!(entries, 2, "one entry per collector library");
+    assert_eq!(
+        entries, 3,
+        "one entry per collector library, one for the serializer that wrote the report"
+    );
 
     // The second takes them from the cache: the readings the cached manifest declares volatile
     // are still ignored (exit 0), ...
@@ -207,4 +210,50 @@ fn under_a_lock_a_cached_manifest_counts_only_for_the_locked_bytes() {
         "{}",
         mismatch.stderr
     );
+}
+
+/// Without a lock, a library loaded before takes its SHA-256 from the record of the same file
+/// instead of hashing it again, and the hash is the same as a fresh hashing gives.
+#[test]
+fn a_library_loaded_before_takes_its_hash_from_the_record_and_it_is_the_same() {
+    const JSON: &str = "libeidos_serializer_json.so";
+    const RECORDED: &str = "plugin hash from the manifest cache";
+    let setup = Setup::new();
+    let first = setup.diff(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(lines(&first, JSON, RECORDED).is_empty(), "{}", first.stderr);
+    let second = setup.diff(&[]);
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    assert_eq!(lines(&second, JSON, RECORDED).len(), 1, "{}", second.stderr);
+
+    let json_sha256 = |out: &Run| -> String {
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let list: Value = serde_json::from_str(&out.stdout).unwrap();
+        let entry = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"].as_str().is_some_and(|p| p.ends_with(JSON)))
+            .unwrap_or_else(|| panic!("{list:#}"));
+        entry["sha256"].as_str().unwrap().to_owned()
+    };
+    // `plugins list` with the records, and with no cache at all (its own empty HOME).
+    let recorded = run(eidos(&[setup.plugins.path()])
+        .env("XDG_CACHE_HOME", setup.cache.path())
+        .args(["--debug", "plugins", "list", "-f", "json"]));
+    assert_eq!(
+        lines(&recorded, JSON, RECORDED).len(),
+        1,
+        "{}",
+        recorded.stderr
+    );
+    let hashed =
+        run(eidos(&[setup.plugins.path()]).args(["--debug", "plugins", "list", "-f", "json"]));
+    assert!(
+        lines(&hashed, JSON, RECORDED).is_empty(),
+        "{}",
+        hashed.stderr
+    );
+    assert_eq!(json_sha256(&recorded), json_sha256(&hashed));
+    assert_eq!(json_sha256(&hashed).len(), 64);
 }

@@ -3,12 +3,12 @@
 //! 1. The file is opened once and the descriptor checked (`security.rs`): a regular file that only
 //!    root or the current user can change, in directories, up to `/`, that nobody else can change.
 //! 2. With a lock in force, the file name must be listed.
-//! 3. The bytes are read from that descriptor, once, at most [`MAX_PLUGIN_BYTES`], and hashed; with a
-//!    lock, the hash must match.
-//! 4. The bytes must be a well-formed shared library for this machine (`elf.rs`): nothing the
-//!    dynamic loader maps lies outside the file.
-//! 5. They are copied into a sealed memfd (`sealed.rs`); everything after this sees those bytes and
-//!    no others, so swapping the file after the open changes nothing that is loaded.
+//! 3. The bytes are copied from that descriptor, once, at most [`MAX_PLUGIN_BYTES`], into a sealed
+//!    memfd (`sealed.rs`); everything after this sees those bytes and no others, so swapping the
+//!    file after the open changes nothing that is loaded.
+//! 4. The sealed bytes are hashed; with a lock, the hash must match.
+//! 5. They must be a well-formed shared library for this machine (`elf.rs`): nothing the dynamic
+//!    loader maps lies outside the file.
 //! 6. A library not vouched for by a lock is loaded first in a probe process (`probe.rs`); if that
 //!    crashes, the library is refused and the host lives on. A library with the same hash that
 //!    survived a probe of this eidos before is not probed again (`probe_cache.rs`).
@@ -29,7 +29,6 @@ use super::discovery::{normalize_name, Candidate};
 use super::elf::{self, ElfError};
 use super::exec::Executable;
 use super::facts::FactsCollector;
-use super::files::{read_capped_sized, ReadError};
 use super::lock::{sha256_hex, Lock, LockedPlugin};
 use super::manifest_cache::{FileIdentity, Lookup, ManifestCache};
 use super::probe::{probe, ProbeError, PROBE_TIMEOUT};
@@ -232,9 +231,8 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
         Some(lock) => Some(locked_entry(lock, path)?),
         None => None,
     };
-    let staged = stage(path, &opened.file, &candidate.name, entry)?;
-    // After the read: a write that the bytes might have missed shows in the times.
-    let identity = identity_of(&opened.file);
+    let recorded = |identity: &FileIdentity| recorded_sha256(policy, path, identity);
+    let staged = stage(path, &opened.file, &candidate.name, entry, recorded)?;
     drop(opened);
     if entry.is_none() {
         if let Some(exe) = probe_executable() {
@@ -256,9 +254,12 @@ pub fn load(candidate: &Candidate, policy: &LoadPolicy) -> Result<LoadedPlugin, 
     let expected = Some((candidate.kind, candidate.name.as_str()));
     let mut plugin = load_path(&sealed, path, expected)?;
     plugin.sha256 = staged.sha256;
-    plugin.identity = identity;
+    plugin.identity = staged.identity;
     if let Some(entry) = entry {
         check_against_lock(&plugin, entry)?;
+    } else if !staged.hash_recorded {
+        // Without a lock the next load of this very file takes the hash from the record.
+        remember_manifest(&plugin, policy);
     }
     Ok(plugin)
 }
@@ -373,52 +374,101 @@ pub(super) fn locked_entry<'a>(lock: &'a Lock, path: &Path) -> Result<&'a Locked
     })
 }
 
-/// A library's bytes, checked and sealed, not yet loaded.
+/// The SHA-256 the manifest cache recorded for the plugin file at `path` with identity `file`
+/// when it was loaded before (see [`stage`] for when it stands in for hashing the bytes).
+fn recorded_sha256(policy: &LoadPolicy, path: &Path, file: &FileIdentity) -> Option<String> {
+    match policy.manifest_cache.as_deref()?.lookup(path, file, None) {
+        Lookup::Hit { sha256, .. } => Some(sha256),
+        Lookup::Miss(why) => {
+            tracing::debug!(path = %path.display(), "plugin hash not recorded: {why}");
+            None
+        }
+        // `cached_manifest` warns about an untrusted cache; here it only costs the hashing.
+        Lookup::Untrusted(why) => {
+            tracing::debug!(path = %path.display(), "plugin hash record not used: {why}");
+            None
+        }
+    }
+}
+
+/// A library's bytes, sealed and checked, not yet loaded.
 #[derive(Debug)]
 struct Staged {
     /// The SHA-256 of the bytes.
     sha256: String,
+    /// `sha256` is the one recorded for this file (not computed here).
+    hash_recorded: bool,
+    /// The identity of the file, taken after the copy.
+    identity: Option<FileIdentity>,
     /// The sealed copy of the bytes.
     copy: SealedCopy,
 }
 
-/// Reads the open file once, checks the bytes (size, lock hash, ELF structure) and seals them.
+/// Copies the open file once into a sealed memfd and checks the sealed bytes (size, lock hash, ELF
+/// structure).
+///
+/// Under a lock the sealed bytes are always hashed: the lock's promise is about bytes. Without
+/// one, the hash keys the probe cache and shows in `plugins list`; when `recorded` knows the hash
+/// of this very file (its identity, taken after the copy, is the one a record was made for: the
+/// trust `manifest_cache.rs` explains), that hash stands in for hashing the library again (the
+/// hashing was most of the CPU time of loading a serializer for a `diff`).
 fn stage(
     path: &Path,
     file: &File,
     name: &str,
     entry: Option<&LockedPlugin>,
+    recorded: impl FnOnce(&FileIdentity) -> Option<String>,
 ) -> Result<Staged, LoadError> {
     let read_error = |reason: String| LoadError::Read {
         path: path.to_owned(),
         reason,
     };
-    // The file's length sizes the buffer once (a library is hundreds of KB: growing it by
-    // doubling copied it twice over); the cap still bounds what is read.
-    let size = file.metadata().map_or(0, |m| m.len());
-    let bytes = read_capped_sized(file, MAX_PLUGIN_BYTES, size).map_err(|e| match e {
-        ReadError::TooLarge { limit } => read_error(format!(
-            "it is larger than the limit of {limit} bytes (256 MiB)"
-        )),
-        ReadError::Io(e) => read_error(e.to_string()),
-    })?;
-    let sha256 = sha256_hex(&bytes);
-    if let Some(entry) = entry {
-        if !sha256.eq_ignore_ascii_case(&entry.sha256) {
-            return Err(LoadError::HashMismatch {
-                path: path.to_owned(),
-                expected: entry.sha256.clone(),
-                found: sha256,
-            });
+    // The kernel copies the library into the sealed memfd; the checks read the sealed bytes, so
+    // what they pass is what the dynamic loader maps. (Read into a buffer and written out again,
+    // the copy was a fifth of a short command's time spent before its first plugin call.)
+    let copy = SealedCopy::copy_of(name, file, MAX_PLUGIN_BYTES)
+        .map_err(|e| read_error(format!("making a sealed copy: {e}")))?
+        .ok_or_else(|| {
+            read_error(format!(
+                "it is larger than the limit of {MAX_PLUGIN_BYTES} bytes (256 MiB)"
+            ))
+        })?;
+    // After the copy: a write that the copy might have missed shows in the times.
+    let identity = identity_of(file);
+    let bytes = copy
+        .map()
+        .map_err(|e| read_error(format!("reading the sealed copy: {e}")))?;
+    let (sha256, hash_recorded) = match entry {
+        Some(entry) => {
+            let sha256 = sha256_hex(&bytes);
+            if !sha256.eq_ignore_ascii_case(&entry.sha256) {
+                return Err(LoadError::HashMismatch {
+                    path: path.to_owned(),
+                    expected: entry.sha256.clone(),
+                    found: sha256,
+                });
+            }
+            (sha256, false)
         }
-    }
+        None => match identity.as_ref().and_then(recorded) {
+            Some(sha256) => {
+                tracing::debug!(path = %path.display(), "plugin hash from the manifest cache");
+                (sha256, true)
+            }
+            None => (sha256_hex(&bytes), false),
+        },
+    };
     elf::check(&bytes).map_err(|reason| LoadError::Malformed {
         path: path.to_owned(),
         reason,
     })?;
-    let copy = SealedCopy::new(name, &bytes)
-        .map_err(|e| read_error(format!("making a sealed copy: {e}")))?;
-    Ok(Staged { sha256, copy })
+    drop(bytes);
+    Ok(Staged {
+        sha256,
+        hash_recorded,
+        identity,
+        copy,
+    })
 }
 
 /// A lock pins name, kind, version and API version as well as the bytes.
@@ -624,7 +674,7 @@ mod tests {
         std::fs::rename(&attacker, &path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), swapped, "the swap happened");
 
-        let staged = stage(&path, &opened.file, "x", None).unwrap();
+        let staged = stage(&path, &opened.file, "x", None, |_| None).unwrap();
         assert_eq!(staged.sha256, sha256_hex(&checked));
         assert_eq!(std::fs::read(staged.copy.path()).unwrap(), checked);
 
@@ -638,11 +688,63 @@ mod tests {
             sha256: sha256_hex(&checked),
         };
         let opened = open_plugin(&path, true).unwrap();
-        let err = stage(&path, &opened.file, "x", Some(&entry)).unwrap_err();
+        let err = stage(&path, &opened.file, "x", Some(&entry), |_| None).unwrap_err();
         assert!(
             matches!(err, LoadError::HashMismatch { .. }),
             "the swapped-in file, opened afresh, does not match: {err}"
         );
+    }
+
+    /// Without a lock, the hash recorded for the file stands in for hashing it; under a lock the
+    /// bytes are hashed whatever is recorded, so a record cannot vouch for other bytes.
+    #[test]
+    fn a_recorded_hash_stands_in_only_without_a_lock() {
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        if elf::check(&exe).is_err() {
+            eprintln!("NOT RUN: this test executable is not position-independent");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("libeidos_collector_x.so");
+        std::fs::write(&path, &exe).unwrap();
+        let open = || File::open(&path).unwrap();
+        let recorded = "ab".repeat(32);
+        let mut asked = None;
+        let staged = stage(&path, &open(), "x", None, |identity| {
+            asked = Some(*identity);
+            Some(recorded.clone())
+        })
+        .unwrap();
+        assert_eq!(staged.sha256, recorded);
+        assert!(staged.hash_recorded);
+        assert_eq!(asked, staged.identity, "asked for the file's own identity");
+        assert_eq!(asked, identity_of(&open()));
+        let staged = stage(&path, &open(), "x", None, |_| None).unwrap();
+        assert_eq!(staged.sha256, sha256_hex(&exe));
+        assert!(!staged.hash_recorded);
+
+        let entry = LockedPlugin {
+            name: "x".into(),
+            kind: "collector".into(),
+            version: "0".into(),
+            api_version: "0".into(),
+            file: "libeidos_collector_x.so".into(),
+            sha256: recorded.clone(),
+        };
+        let err = stage(&path, &open(), "x", Some(&entry), |_| {
+            Some(recorded.clone())
+        })
+        .unwrap_err();
+        assert!(matches!(err, LoadError::HashMismatch { .. }), "{err}");
+        let entry = LockedPlugin {
+            sha256: sha256_hex(&exe),
+            ..entry
+        };
+        let staged = stage(&path, &open(), "x", Some(&entry), |_| {
+            Some(recorded.clone())
+        })
+        .unwrap();
+        assert_eq!(staged.sha256, sha256_hex(&exe));
     }
 
     #[test]
@@ -653,7 +755,7 @@ mod tests {
             let path = tmp.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             let file = File::open(&path).unwrap();
-            let err = stage(&path, &file, name, None).unwrap_err();
+            let err = stage(&path, &file, name, None, |_| None).unwrap_err();
             assert!(matches!(err, LoadError::Malformed { .. }), "{err}");
             assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
         }

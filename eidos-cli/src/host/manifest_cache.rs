@@ -2,8 +2,9 @@
 //! volatile keys, for `eidos diff` and `eidos fleet report`) do not load every library.
 //!
 //! Loading a plugin reads, hashes, checks and maps the whole file (the k8s collector is over
-//! 10 MB: about 30 ms); its manifest is a few hundred bytes. When a command that only needs
-//! manifests loads a plugin, the manifest is recorded in an entry under the user's cache
+//! 10 MB: about 30 ms); its manifest is a few hundred bytes. When a plugin is loaded (without a
+//! plugin lock: any load; under one: a load for the manifest only), the manifest is recorded in
+//! an entry under the user's cache
 //! directory (`$XDG_CACHE_HOME/eidos/manifests`, else `~/.cache/eidos/manifests`), keyed by this
 //! eidos (as the probe cache keys it), the plugin file's path and the file's identity: device,
 //! inode, size, and modification and change times to the nanosecond. The entry also records the
@@ -12,7 +13,10 @@
 //! is loaded again.
 //!
 //! An entry stands in for a load only where no plugin code is to run: the commands that run
-//! collectors or serializers load them as always. The file's own checks still run on every use
+//! collectors or serializers load them as always. Every library loaded without a plugin lock is
+//! recorded, and such a load takes the recorded SHA-256 of the same file instead of hashing the
+//! library again (the hash then only keys the probe cache and shows in `plugins list`); under a
+//! lock the bytes are always hashed. The file's own checks still run on every use
 //! (`security.rs`: owner, mode, directories), and with a plugin lock in force the entry is used
 //! only when the lock lists the file and pins the recorded SHA-256 (then the manifest is checked
 //! against the lock's name, kind and versions, as a load checks it): the lock's guarantee, that

@@ -276,7 +276,10 @@ impl Registry {
             }
         }
         let plugin = self.load(candidate)?;
-        remember_manifest(&plugin, &self.policy);
+        // Without a lock the load remembered it already (it records every library it hashes).
+        if self.policy.lock.is_some() {
+            remember_manifest(&plugin, &self.policy);
+        }
         Ok(plugin.manifest)
     }
 

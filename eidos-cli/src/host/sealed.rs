@@ -6,9 +6,22 @@
 //! the memfd through its `/proc/self/fd/N` path. What was checked and hashed is what is loaded.
 
 use rustix::fs::{MemfdFlags, SealFlags};
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+
+/// The bytes of a [`SealedCopy`], mapped read-only; they cannot change while this lives.
+#[derive(Debug)]
+pub struct SealedBytes(Option<memmap2::Mmap>);
+
+impl std::ops::Deref for SealedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
 
 /// A sealed in-memory copy of a library, loadable through its `/proc/self/fd` path.
 #[derive(Debug)]
@@ -18,7 +31,9 @@ pub struct SealedCopy {
 
 impl SealedCopy {
     /// Copies `bytes` into a new memfd (named after the plugin, for `/proc/PID/maps`) and seals it
-    /// against any change.
+    /// against any change (tests make copies of bytes they hold; the host copies files with
+    /// [`SealedCopy::copy_of`]).
+    #[cfg(test)]
     pub fn new(name: &str, bytes: &[u8]) -> std::io::Result<SealedCopy> {
         let fd = rustix::fs::memfd_create(
             format!("eidos-plugin-{name}"),
@@ -41,10 +56,45 @@ impl SealedCopy {
         Self::fill(fd, bytes)
     }
 
+    /// A sealed copy of what is left of `source` (an open library), made by the kernel
+    /// (`copy_file_range`, or `sendfile` where the two file systems differ): the bytes never pass
+    /// through this process, which reads them afterwards through [`SealedCopy::map`], sealed.
+    /// At most `limit + 1` bytes are copied; `Ok(None)` when `source` holds more than `limit`.
+    pub fn copy_of(name: &str, source: &File, limit: u64) -> std::io::Result<Option<SealedCopy>> {
+        let fd = rustix::fs::memfd_create(
+            format!("eidos-plugin-{name}"),
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        let mut file = File::from(fd);
+        let copied = std::io::copy(&mut source.take(limit.saturating_add(1)), &mut file)?;
+        if copied > limit {
+            return Ok(None);
+        }
+        Self::seal(file).map(Some)
+    }
+
+    /// The sealed bytes, mapped read-only.
+    pub fn map(&self) -> std::io::Result<SealedBytes> {
+        let file = self.try_clone_file()?;
+        if file.metadata()?.len() == 0 {
+            // Nothing to map (a mapping cannot be empty).
+            return Ok(SealedBytes(None));
+        }
+        // SAFETY: the memfd is sealed against writing, growing and shrinking (and against
+        // removing those seals), so the mapped bytes cannot change or vanish while the map lives.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(SealedBytes(Some(map)))
+    }
+
     /// Writes `bytes` into the memfd and seals it.
     fn fill(fd: OwnedFd, bytes: &[u8]) -> std::io::Result<SealedCopy> {
-        let mut file = std::fs::File::from(fd);
+        let mut file = File::from(fd);
         file.write_all(bytes)?;
+        Self::seal(file)
+    }
+
+    /// Seals the memfd against any change.
+    fn seal(file: File) -> std::io::Result<SealedCopy> {
         rustix::fs::fcntl_add_seals(
             &file,
             SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
@@ -99,5 +149,36 @@ mod tests {
             .and_then(|f| f.set_len(0));
         assert!(shrink.is_err(), "truncating a sealed memfd must fail");
         assert_eq!(std::fs::read(copy.path()).unwrap(), b"library bytes");
+    }
+
+    #[test]
+    fn a_copy_of_a_file_has_its_bytes_sealed_and_one_over_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.so");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let open = || File::open(&path).unwrap();
+        let copy = SealedCopy::copy_of("t", &open(), 300_000).unwrap().unwrap();
+        assert_eq!(&*copy.map().unwrap(), data.as_slice());
+        let write = std::fs::OpenOptions::new()
+            .write(true)
+            .open(copy.path())
+            .and_then(|mut f| f.write_all(b"x"));
+        assert!(write.is_err(), "writing a sealed memfd must fail");
+        // The file changing afterwards changes nothing in the copy.
+        std::fs::write(&path, b"other").unwrap();
+        assert_eq!(&*copy.map().unwrap(), data.as_slice());
+        std::fs::write(&path, &data).unwrap();
+        assert!(SealedCopy::copy_of("t", &open(), 299_999)
+            .unwrap()
+            .is_none());
+        // What is left of the file from its offset, as a read would take it.
+        let mut file = open();
+        file.read_exact(&mut [0; 1000]).unwrap();
+        let rest = SealedCopy::copy_of("t", &file, 300_000).unwrap().unwrap();
+        assert_eq!(&*rest.map().unwrap(), &data[1000..]);
+        std::fs::write(&path, b"").unwrap();
+        let empty = SealedCopy::copy_of("t", &open(), 10).unwrap().unwrap();
+        assert!(empty.map().unwrap().is_empty());
     }
 }
