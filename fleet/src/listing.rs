@@ -22,7 +22,7 @@ pub struct Listed {
 
 impl Listed {
     /// The snapshot text the ConfigMap holds, or why it holds none.
-    pub fn text(&self) -> Result<String, StoreError> {
+    pub fn text(&self) -> Result<std::borrow::Cow<'_, str>, StoreError> {
         self.stored.text()
     }
 }

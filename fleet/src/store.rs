@@ -370,7 +370,10 @@ pub async fn for_each_snapshot(
             }
             let stored = Stored {
                 target: format!("cm://{namespace}/{name}"),
-                text: item.data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
+                text: item
+                    .data
+                    .and_then(|mut d| d.remove(SNAPSHOT_KEY))
+                    .map(|v| v.0),
                 gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
             };
             if each(name, stored).is_break() {
@@ -385,9 +388,12 @@ pub async fn for_each_snapshot(
 }
 
 /// One page of a ConfigMap list, read only as far as listing needs: the names, the continue
-/// token, and each snapshot still as the JSON string it arrived as. Decoding a 40 KB snapshot
-/// (unescaping it, or base64 and gzip) is left to the reader, so that the one thread that
-/// lists only splits pages while the readers decode on every core.
+/// token, each `data` value as text, and each `binaryData` value still as the JSON string it
+/// arrived as (base64 and gzip are decoded by the reader, on every core).
+///
+/// A `data` value is unescaped here, in the one pass that finds where it ends: kept as raw JSON
+/// for the reader instead, the text was scanned twice (here to find its end, there to unescape
+/// it), and that second pass cost more CPU than it moved off this thread.
 #[derive(serde::Deserialize)]
 struct RawPage {
     #[serde(default)]
@@ -402,9 +408,57 @@ struct RawItem {
     #[serde(default)]
     metadata: RawItemMeta,
     #[serde(default)]
-    data: Option<BTreeMap<String, Box<RawValue>>>,
+    data: Option<BTreeMap<String, DataValue>>,
     #[serde(default, rename = "binaryData")]
     binary_data: Option<BTreeMap<String, Box<RawValue>>>,
+}
+
+/// A `data` value of a [`RawItem`]: its text, or what else it was. The API server only ever
+/// sends strings there; anything else is that ConfigMap's error, never the page's.
+#[derive(Debug)]
+struct DataValue(Result<String, &'static str>);
+
+impl<'de> serde::Deserialize<'de> for DataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = DataValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a ConfigMap data value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<DataValue, E> {
+                Ok(DataValue(Ok(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<DataValue, E> {
+                Ok(DataValue(Ok(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<DataValue, E> {
+                Ok(DataValue(Err("a boolean")))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<DataValue, E> {
+                Ok(DataValue(Err("a number")))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<DataValue, E> {
+                Ok(DataValue(Err("a number")))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<DataValue, E> {
+                Ok(DataValue(Err("a number")))
+            }
+            fn visit_unit<E>(self) -> Result<DataValue, E> {
+                Ok(DataValue(Err("null")))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DataValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(DataValue(Err("an array")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DataValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(DataValue(Err("an object")))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
 }
 
 /// What a [`RawItem`]'s metadata is read for.
@@ -425,13 +479,14 @@ async fn list_page(
     client.request::<RawPage>(request).await
 }
 
-/// A listed ConfigMap's snapshot as it arrived, not yet decoded; [`Stored::text`] decodes it.
+/// A listed ConfigMap's snapshot: text, or compressed as it arrived; [`Stored::text`] gives the
+/// text.
 #[derive(Debug)]
 pub struct Stored {
     /// How errors name the ConfigMap (`cm://NAMESPACE/NAME`).
     target: String,
-    /// `data.snapshot`: a JSON string, escaped.
-    text: Option<Box<RawValue>>,
+    /// `data.snapshot`: its text, or what else the value was.
+    text: Option<Result<String, &'static str>>,
     /// `binaryData.snapshot`: a JSON string of base64-encoded gzip.
     gzip: Option<Box<RawValue>>,
 }
@@ -442,30 +497,31 @@ impl Stored {
     pub fn of_text(target: impl Into<String>, text: Option<&str>) -> Stored {
         Stored {
             target: target.into(),
-            // A string always encodes as a JSON string, and that is always a valid raw value.
-            text: text
-                .and_then(|t| RawValue::from_string(serde_json::Value::from(t).to_string()).ok()),
+            text: text.map(|t| Ok(t.to_owned())),
             gzip: None,
         }
     }
 
     /// The snapshot text (gzip expanded, at most [`EXPANDED_MAX_BYTES`]), or why the ConfigMap
     /// holds none.
-    pub fn text(&self) -> Result<String, StoreError> {
+    pub fn text(&self) -> Result<std::borrow::Cow<'_, str>, StoreError> {
         let bad = |reason: String| StoreError::BadContent {
             target: self.target.clone(),
             reason,
         };
-        if let Some(raw) = &self.text {
-            return serde_json::from_str::<String>(raw.get())
-                .map_err(|e| bad(format!("data.{SNAPSHOT_KEY} is not a string: {e}")));
+        match &self.text {
+            Some(Ok(text)) => return Ok(std::borrow::Cow::Borrowed(text)),
+            Some(Err(what)) => {
+                return Err(bad(format!("data.{SNAPSHOT_KEY} is {what}, not a string")))
+            }
+            None => {}
         }
         let Some(raw) = &self.gzip else {
             return Err(no_snapshot(&self.target));
         };
         let ByteString(bytes) = serde_json::from_str(raw.get())
             .map_err(|e| bad(format!("binaryData.{SNAPSHOT_KEY} is not base64: {e}")))?;
-        expand(&bytes, &self.target)
+        expand(&bytes, &self.target).map(std::borrow::Cow::Owned)
     }
 }
 
@@ -478,7 +534,7 @@ pub async fn list_snapshots(
 ) -> Result<Vec<(String, Result<String, StoreError>)>, StoreError> {
     let mut out = Vec::new();
     for_each_snapshot(client, namespace, selector, PAGE_SIZE, |name, stored| {
-        out.push((name, stored.text()));
+        out.push((name, stored.text().map(std::borrow::Cow::into_owned)));
         ControlFlow::Continue(())
     })
     .await?;
@@ -545,6 +601,53 @@ mod tests {
                 Encoded::Text(text.to_owned())
             );
         }
+    }
+
+    #[test]
+    fn a_page_gives_each_configmap_its_text_and_a_value_that_is_no_string_is_that_ones_error() {
+        let page = r#"{"metadata": {"continue": "t"}, "items": [
+            {"metadata": {"name": "a"}, "data": {"snapshot": "{\"k\": \"tab\\there \u00fc\"}\n"}},
+            {"metadata": {"name": "b"}, "data": {"snapshot": 5, "other": "x"}},
+            {"metadata": {"name": "c"}, "data": {"snapshot": {"a": [1, {"b": null}]}}},
+            {"metadata": {"name": "d"}, "data": {"snapshot": [true]}},
+            {"metadata": {"name": "e"}, "data": {"snapshot": null}},
+            {"metadata": {"name": "f"}, "binaryData": {"snapshot": "H4sIAAAAAAAAA8vJzwEATbHtGAMAAAA="}}
+        ]}"#;
+        let page: RawPage = serde_json::from_str(page).unwrap();
+        assert_eq!(page.metadata.continue_.as_deref(), Some("t"));
+        let texts: Vec<Result<String, String>> = page
+            .items
+            .into_iter()
+            .map(|item| {
+                let stored = Stored {
+                    target: format!("cm://ns/{}", item.metadata.name.unwrap_or_default()),
+                    text: item
+                        .data
+                        .and_then(|mut d| d.remove(SNAPSHOT_KEY))
+                        .map(|v| v.0),
+                    gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
+                };
+                stored
+                    .text()
+                    .map(|t| t.into_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        assert_eq!(texts[0].as_deref(), Ok("{\"k\": \"tab\\there ü\"}\n"));
+        for (i, what) in [
+            (1, "a number"),
+            (2, "an object"),
+            (3, "an array"),
+            (4, "null"),
+        ] {
+            let err = texts[i].as_ref().unwrap_err();
+            assert!(
+                err.contains(&format!("data.snapshot is {what}, not a string")),
+                "{err}"
+            );
+            assert!(err.contains("cm://ns/"), "{err}");
+        }
+        assert_eq!(texts[5].as_deref(), Ok("lol"));
     }
 
     #[test]
