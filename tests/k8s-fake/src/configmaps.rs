@@ -352,15 +352,14 @@ impl Store {
             .range(start..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .filter(|(_, s)| requirements.iter().all(|r| r.matches(&s.labels)));
-        let mut body = String::new();
+        // The page's objects first, then the answer built once at its full size: a page of
+        // snapshots is many megabytes, and benchmarks share the machine with this server.
+        let mut items: Vec<&str> = Vec::new();
         let mut last_key = None;
-        for (served, (key, stored)) in matching.by_ref().enumerate() {
-            if served > 0 {
-                body.push(',');
-            }
-            body.push_str(&stored.json);
-            last_key = Some(key.clone());
-            if limit.is_some_and(|l| served + 1 >= l) {
+        for (key, stored) in matching.by_ref() {
+            items.push(&stored.json);
+            last_key = Some(key);
+            if limit.is_some_and(|l| items.len() >= l) {
                 break;
             }
         }
@@ -371,17 +370,23 @@ impl Store {
                 let _ = write!(
                     metadata,
                     ",\"continue\":\"{}\",\"remainingItemCount\":{remaining}",
-                    crate::server::encode_continue(self.epoch, &last)
+                    crate::server::encode_continue(self.epoch, last)
                 );
             }
         }
         metadata.push('}');
-        (
-            200,
-            format!(
-                "{{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{metadata},\"items\":[{body}]}}"
-            ),
-        )
+        let head = format!("{{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{metadata},\"items\":[");
+        let size = head.len() + items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
+        let mut body = String::with_capacity(size);
+        body.push_str(&head);
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(item);
+        }
+        body.push_str("]}");
+        (200, body)
     }
 }
 
