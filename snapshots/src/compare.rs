@@ -165,18 +165,10 @@ impl<'a> View<'a> {
             let subtypes = named
                 .into_iter()
                 .map(|subtype| {
-                    let keys = matcher.subtype(&name, &subtype.subtype);
-                    let mut readings: Vec<(&str, &Reading)> =
-                        Vec::with_capacity(subtype.data.len());
-                    for (key, value) in &subtype.data {
-                        if keys.ignores(key) {
-                            ignored += 1;
-                        } else {
-                            readings.push((key.as_str(), value));
-                        }
-                    }
-                    // The keys of one map are distinct: sorting needs no tie-break.
-                    readings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    let (readings, left_out) = matcher
+                        .subtype(&name, &subtype.subtype)
+                        .kept_in_key_order(&subtype.data);
+                    ignored += left_out;
                     SubtypeView {
                         name: &subtype.subtype,
                         readings,

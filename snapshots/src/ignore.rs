@@ -8,7 +8,9 @@
 //! in every snapshot of a fleet.
 
 use crate::FastMap as HashMap;
+use eidos_plugin_api::Reading;
 use eidos_recipes::validate::{KeyPathError, KeyPattern};
+use indexmap::IndexMap;
 use serde::Serialize;
 
 /// Readings that differ from node to node by nature, because they name the node or its parts:
@@ -138,6 +140,18 @@ pub struct Matcher<'a> {
 pub struct SubtypeMatcher<'a> {
     patterns: Vec<&'a KeyPattern>,
     keys: HashMap<String, bool>,
+    last: KeyOrder,
+}
+
+/// What a matcher remembers of the last key list it ordered for its subtype: the keys as the
+/// snapshot listed them, how many the rules ignore, and the positions of the others in key order.
+/// The snapshots of one fleet list a subtype's keys in the same order, so the next one usually
+/// needs neither a look-up per key nor a sort (they were a fifth of a fleet report's CPU time).
+#[derive(Debug, Default)]
+struct KeyOrder {
+    keys: Vec<String>,
+    ignored: usize,
+    kept_in_key_order: Vec<usize>,
 }
 
 impl SubtypeMatcher<'_> {
@@ -158,6 +172,42 @@ impl SubtypeMatcher<'_> {
     pub fn ignores_nothing(&self) -> bool {
         self.patterns.is_empty()
     }
+
+    /// The readings of `data` that are not ignored, sorted by key, and how many are ignored.
+    pub fn kept_in_key_order<'d>(
+        &mut self,
+        data: &'d IndexMap<String, Reading>,
+    ) -> (Vec<(&'d str, &'d Reading)>, usize) {
+        let same_keys = self.last.keys.len() == data.len()
+            && self.last.keys.iter().zip(data.keys()).all(|(a, b)| a == b);
+        if !same_keys {
+            let mut ignored = 0;
+            let mut kept = Vec::with_capacity(data.len());
+            for (i, key) in data.keys().enumerate() {
+                if self.ignores(key) {
+                    ignored += 1;
+                } else {
+                    kept.push(i);
+                }
+            }
+            // The keys of one map are distinct: sorting needs no tie-break.
+            let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+            kept.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b]));
+            self.last = KeyOrder {
+                keys: data.keys().cloned().collect(),
+                ignored,
+                kept_in_key_order: kept,
+            };
+        }
+        let readings = self
+            .last
+            .kept_in_key_order
+            .iter()
+            .filter_map(|&i| data.get_index(i))
+            .map(|(key, value)| (key.as_str(), value))
+            .collect();
+        (readings, self.last.ignored)
+    }
 }
 
 impl<'a> Matcher<'a> {
@@ -175,6 +225,7 @@ impl<'a> Matcher<'a> {
                 .filter(|p| p.kind_and_subtype_match(kind, subtype))
                 .collect(),
             keys: HashMap::default(),
+            last: KeyOrder::default(),
         })
     }
 
@@ -224,6 +275,56 @@ mod tests {
             }
         }
         assert!(matcher.subtype("os", "grub").ignores_nothing());
+    }
+
+    /// Remembering the last key list changes no answer: the kept readings in key order and the
+    /// ignored count are what filtering and sorting give, whether the keys come in the order
+    /// seen last, in another order, or are other keys.
+    #[test]
+    fn kept_readings_in_key_order_are_the_filtered_sorted_readings_whatever_was_seen_before() {
+        let rules = rules(&["systemd/*/*Timestamp", "systemd/*/MainPID"]);
+        let map = |keys: &[&str]| -> IndexMap<String, Reading> {
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| ((*k).to_owned(), Reading::Int(i as i64)))
+                .collect()
+        };
+        let expected = |data: &IndexMap<String, Reading>| {
+            let mut kept: Vec<(String, Reading)> = data
+                .iter()
+                .filter(|(k, _)| !rules.ignores("systemd", "a.service", k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            kept.sort_by(|a, b| a.0.cmp(&b.0));
+            (
+                kept,
+                data.len()
+                    - data
+                        .iter()
+                        .filter(|(k, _)| !rules.ignores("systemd", "a.service", k))
+                        .count(),
+            )
+        };
+        let mut matcher = rules.matcher();
+        let lists: [&[&str]; 6] = [
+            &["Zeta", "MainPID", "Alpha", "ActiveEnterTimestamp", "Mid"],
+            &["Zeta", "MainPID", "Alpha", "ActiveEnterTimestamp", "Mid"],
+            &["Alpha", "Zeta", "Mid", "MainPID", "ActiveEnterTimestamp"],
+            &["Zeta", "MainPID", "Alpha", "ActiveEnterTimestamp", "Other"],
+            &["Zeta"],
+            &[],
+        ];
+        for keys in lists {
+            let data = map(keys);
+            let (kept, ignored) = matcher
+                .subtype("SystemD", "a.service")
+                .kept_in_key_order(&data);
+            let kept: Vec<(String, Reading)> = kept
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect();
+            assert_eq!((kept, ignored), expected(&data), "{keys:?}");
+        }
     }
 
     #[test]
