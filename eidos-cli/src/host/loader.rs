@@ -649,21 +649,42 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    /// This test executable (a real position-independent ELF file that passes the checks) as the
+    /// plugin file `libeidos_collector_x.so` in a directory of its own that the checks accept,
+    /// with its bytes; `None`, said on standard error, where it is not position-independent.
+    fn executable_as_plugin() -> Option<(tempfile::TempDir, PathBuf, Vec<u8>)> {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        if elf::check(&bytes).is_err() {
+            eprintln!("NOT RUN: this test executable is not position-independent");
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = tmp.path().join("libeidos_collector_x.so");
+        std::fs::write(&path, &bytes).unwrap();
+        Some((tmp, path, bytes))
+    }
+
+    /// A lock entry for that plugin file, pinning `sha256`.
+    fn locked_x(sha256: String) -> LockedPlugin {
+        LockedPlugin {
+            name: "x".into(),
+            kind: "collector".into(),
+            version: "0".into(),
+            api_version: "0".into(),
+            file: "libeidos_collector_x.so".into(),
+            sha256,
+        }
+    }
+
     /// The check-then-load race: the file is opened and checked, then an attacker swaps another
     /// file in under its name (here deterministically, between the steps). What is hashed, checked
     /// and sealed for the dynamic loader must be the file that was opened and checked.
     #[test]
     fn the_bytes_loaded_are_the_bytes_opened_even_if_the_file_is_swapped_after_the_check() {
-        // This test executable is a real position-independent ELF file that passes the checks.
-        let checked = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        if elf::check(&checked).is_err() {
-            eprintln!("NOT RUN: this test executable is not position-independent");
+        let Some((tmp, path, checked)) = executable_as_plugin() else {
             return;
-        }
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = tmp.path().join("libeidos_collector_x.so");
-        std::fs::write(&path, &checked).unwrap();
+        };
         let opened = open_plugin(&path, true).unwrap();
 
         let mut swapped = checked.clone();
@@ -679,14 +700,7 @@ mod tests {
         assert_eq!(std::fs::read(staged.copy.path()).unwrap(), checked);
 
         // Under a lock that pins the opened file, the swap is equally invisible.
-        let entry = LockedPlugin {
-            name: "x".into(),
-            kind: "collector".into(),
-            version: "0".into(),
-            api_version: "0".into(),
-            file: "libeidos_collector_x.so".into(),
-            sha256: sha256_hex(&checked),
-        };
+        let entry = locked_x(sha256_hex(&checked));
         let opened = open_plugin(&path, true).unwrap();
         let err = stage(&path, &opened.file, "x", Some(&entry), |_| None).unwrap_err();
         assert!(
@@ -699,14 +713,9 @@ mod tests {
     /// bytes are hashed whatever is recorded, so a record cannot vouch for other bytes.
     #[test]
     fn a_recorded_hash_stands_in_only_without_a_lock() {
-        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        if elf::check(&exe).is_err() {
-            eprintln!("NOT RUN: this test executable is not position-independent");
+        let Some((_tmp, path, exe)) = executable_as_plugin() else {
             return;
-        }
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("libeidos_collector_x.so");
-        std::fs::write(&path, &exe).unwrap();
+        };
         let open = || File::open(&path).unwrap();
         let recorded = "ab".repeat(32);
         let mut asked = None;
@@ -723,23 +732,13 @@ mod tests {
         assert_eq!(staged.sha256, sha256_hex(&exe));
         assert!(!staged.hash_recorded);
 
-        let entry = LockedPlugin {
-            name: "x".into(),
-            kind: "collector".into(),
-            version: "0".into(),
-            api_version: "0".into(),
-            file: "libeidos_collector_x.so".into(),
-            sha256: recorded.clone(),
-        };
+        let entry = locked_x(recorded.clone());
         let err = stage(&path, &open(), "x", Some(&entry), |_| {
             Some(recorded.clone())
         })
         .unwrap_err();
         assert!(matches!(err, LoadError::HashMismatch { .. }), "{err}");
-        let entry = LockedPlugin {
-            sha256: sha256_hex(&exe),
-            ..entry
-        };
+        let entry = locked_x(sha256_hex(&exe));
         let staged = stage(&path, &open(), "x", Some(&entry), |_| {
             Some(recorded.clone())
         })
