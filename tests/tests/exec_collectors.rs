@@ -34,6 +34,19 @@ fn snapshot(dir: &Path, args: &[&str]) -> Run {
         .args(args))
 }
 
+/// `eidos snapshot` of the Python example collector alone, asked to read `keys`.
+fn py_example_reading(dir: &Path, keys: &str) -> Run {
+    snapshot(
+        dir,
+        &[
+            "--collectors",
+            "py-example",
+            "--set",
+            &format!("py-example.keys={keys}"),
+        ],
+    )
+}
+
 fn collector<'a>(doc: &'a Value, name: &str) -> &'a Value {
     &doc["metadata"]["collectors"][name]
 }
@@ -480,15 +493,7 @@ fn log_line<'a>(stderr: &'a str, text: &str) -> &'a str {
 #[test]
 fn a_warning_on_an_executables_stderr_is_re_emitted_as_a_warning_with_its_name() {
     let dir = plugin_dir(&[PYTHON]);
-    let out = snapshot(
-        dir.path(),
-        &[
-            "--collectors",
-            "py-example",
-            "--set",
-            "py-example.keys=kernel/no-such-key",
-        ],
-    );
+    let out = py_example_reading(dir.path(), "kernel/no-such-key");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let line = log_line(&out.stderr, "cannot read kernel/no-such-key");
     assert!(
@@ -537,15 +542,7 @@ fn an_executable_collector_can_report_not_applicable() {
 #[test]
 fn an_invalid_option_reported_by_an_executable_is_a_usage_error() {
     let dir = plugin_dir(&[PYTHON]);
-    let out = snapshot(
-        dir.path(),
-        &[
-            "--collectors",
-            "py-example",
-            "--set",
-            "py-example.keys=/etc/shadow",
-        ],
-    );
+    let out = py_example_reading(dir.path(), "/etc/shadow");
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(
         out.stderr.contains(
