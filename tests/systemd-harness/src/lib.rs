@@ -467,17 +467,28 @@ impl UserSystemd {
             let _ = self.systemctl_output(&["--no-block", "exit"]);
         }
         let deadline = Instant::now() + GRACE;
+        let mut exited = false;
         while Instant::now() < deadline {
             if matches!(unshare.try_wait(), Ok(Some(_))) {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        if self.init_pid != 0 {
-            process::kill(self.init_pid);
+        if !exited {
+            if self.init_pid != 0 {
+                process::kill(self.init_pid);
+            }
+            process::kill(unshare.id());
+            let _ = unshare.wait();
         }
-        process::kill(unshare.id());
-        let _ = unshare.wait();
+        // When the namespace's init ends the kernel kills the rest of the namespace, but they
+        // finish dying after init has been waited for: wait for them too (bounded), so that
+        // teardown returns with the namespace empty.
+        let deadline = Instant::now() + GRACE;
+        while !processes_in_namespace(&self.namespace).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
