@@ -364,18 +364,11 @@ pub async fn for_each_snapshot(
         };
         let next = page.metadata.continue_.filter(|c| !c.is_empty());
         for item in page.items {
-            let name = item.metadata.name.unwrap_or_default();
+            let name = item.metadata.name.clone().unwrap_or_default();
             if !passed.insert(name.clone()) {
                 continue;
             }
-            let stored = Stored {
-                target: format!("cm://{namespace}/{name}"),
-                text: item
-                    .data
-                    .and_then(|mut d| d.remove(SNAPSHOT_KEY))
-                    .map(|v| v.0),
-                gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
-            };
+            let stored = Stored::of_item(format!("cm://{namespace}/{name}"), item);
             if each(name, stored).is_break() {
                 return Ok(passed.len());
             }
@@ -502,6 +495,18 @@ impl Stored {
         }
     }
 
+    /// The snapshot of a listed ConfigMap, named by `target` in errors.
+    fn of_item(target: String, item: RawItem) -> Stored {
+        Stored {
+            target,
+            text: item
+                .data
+                .and_then(|mut d| d.remove(SNAPSHOT_KEY))
+                .map(|v| v.0),
+            gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
+        }
+    }
+
     /// The snapshot text (gzip expanded, at most [`EXPANDED_MAX_BYTES`]), or why the ConfigMap
     /// holds none.
     pub fn text(&self) -> Result<std::borrow::Cow<'_, str>, StoreError> {
@@ -619,15 +624,8 @@ mod tests {
             .items
             .into_iter()
             .map(|item| {
-                let stored = Stored {
-                    target: format!("cm://ns/{}", item.metadata.name.unwrap_or_default()),
-                    text: item
-                        .data
-                        .and_then(|mut d| d.remove(SNAPSHOT_KEY))
-                        .map(|v| v.0),
-                    gzip: item.binary_data.and_then(|mut d| d.remove(SNAPSHOT_KEY)),
-                };
-                stored
+                let target = format!("cm://ns/{}", item.metadata.name.as_deref().unwrap_or(""));
+                Stored::of_item(target, item)
                     .text()
                     .map(|t| t.into_owned())
                     .map_err(|e| e.to_string())

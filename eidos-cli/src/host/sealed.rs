@@ -35,11 +35,16 @@ impl SealedCopy {
     /// [`SealedCopy::copy_of`]).
     #[cfg(test)]
     pub fn new(name: &str, bytes: &[u8]) -> std::io::Result<SealedCopy> {
-        let fd = rustix::fs::memfd_create(
+        Self::fill(Self::library_memfd(name)?, bytes)
+    }
+
+    /// A new, empty memfd for the library `name` (named after it, for `/proc/PID/maps`), open to
+    /// sealing.
+    fn library_memfd(name: &str) -> std::io::Result<OwnedFd> {
+        Ok(rustix::fs::memfd_create(
             format!("eidos-plugin-{name}"),
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )?;
-        Self::fill(fd, bytes)
+        )?)
     }
 
     /// Like [`SealedCopy::new`], for a program the host executes (an executable collector, see
@@ -61,11 +66,7 @@ impl SealedCopy {
     /// through this process, which reads them afterwards through [`SealedCopy::map`], sealed.
     /// At most `limit + 1` bytes are copied; `Ok(None)` when `source` holds more than `limit`.
     pub fn copy_of(name: &str, source: &File, limit: u64) -> std::io::Result<Option<SealedCopy>> {
-        let fd = rustix::fs::memfd_create(
-            format!("eidos-plugin-{name}"),
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )?;
-        let mut file = File::from(fd);
+        let mut file = File::from(Self::library_memfd(name)?);
         let copied = std::io::copy(&mut source.take(limit.saturating_add(1)), &mut file)?;
         if copied > limit {
             return Ok(None);
