@@ -160,12 +160,18 @@ impl Cli {
     }
 }
 
-/// The commands.
+/// The commands. Each one's arguments are defined only when that command is parsed (or its help
+/// shown): building every command's arguments took most of the parsing time of a short command.
+/// A deferred command takes the attributes of its arguments' type last, so that type states the
+/// command's `about` too (the same text as the variant's, which the command list shows).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
-    /// Capture this node's configuration with the collector plugins.
+    /// `eidos snapshot` (its help text: [`SNAPSHOT_ABOUT`]).
+    #[command(about = SNAPSHOT_ABOUT)]
     Snapshot(SnapshotArgs),
-    /// The recommended configuration for a GPU node, from flags or a snapshot.
+    /// `eidos recipe`.
+    #[command(about = crate::commands::recipe::ABOUT)]
     Recipe(crate::commands::recipe::RecipeArgs),
     /// Inspect the plugins eidos finds.
     #[command(subcommand)]
@@ -173,20 +179,22 @@ pub enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print a shell completion script.
+    /// `eidos completion` (its help text: [`COMPLETION_ABOUT`]).
+    #[command(about = COMPLETION_ABOUT)]
     Completion(CompletionArgs),
-    /// Serve the recipe engine as an HTTP API.
+    /// `eidos serve`.
+    #[command(about = crate::commands::serve::ABOUT)]
     Serve(crate::commands::serve::ServeArgs),
-    /// Check a node (a snapshot, or this node now) against its recipe: exit 3 when a required
-    /// constraint fails.
+    /// `eidos validate`.
+    #[command(about = crate::commands::validate::ABOUT)]
     #[command(after_help = crate::commands::validate::AFTER_HELP)]
     Validate(crate::commands::validate::ValidateArgs),
-    /// Write a snapshot that can leave the site: host names, addresses, UUIDs, serials and secrets
-    /// replaced by consistent pseudonyms (or, with --reverse, restore one from its map).
+    /// `eidos redact`.
+    #[command(about = crate::commands::redact::ABOUT)]
     #[command(after_help = crate::commands::redact::AFTER_HELP)]
     Redact(crate::commands::redact::RedactArgs),
-    /// What changed between two snapshots: added, removed and changed readings (exit 3 when
-    /// something did), or the JSON Patch from one to the other.
+    /// `eidos diff`.
+    #[command(about = crate::commands::diff::ABOUT)]
     #[command(after_help = crate::commands::diff::AFTER_HELP)]
     Diff(crate::commands::diff::DiffArgs),
     /// Many nodes at once.
@@ -223,8 +231,12 @@ pub struct ConfigShowArgs {
     pub format: ListFormat,
 }
 
+/// What `eidos snapshot` does, in its help.
+pub const SNAPSHOT_ABOUT: &str = "Capture this node's configuration with the collector plugins";
+
 /// `eidos snapshot`.
 #[derive(Debug, Args)]
+#[command(about = SNAPSHOT_ABOUT, long_about = None)]
 pub struct SnapshotArgs {
     /// Which collectors run and how.
     #[command(flatten)]
@@ -388,8 +400,12 @@ pub enum ListFormat {
     Yaml,
 }
 
+/// What `eidos completion` does, in its help.
+pub const COMPLETION_ABOUT: &str = "Print a shell completion script";
+
 /// `eidos completion`.
 #[derive(Debug, Args)]
+#[command(about = COMPLETION_ABOUT, long_about = None)]
 pub struct CompletionArgs {
     /// The shell.
     #[arg(value_enum)]
@@ -406,6 +422,36 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The commands' arguments are deferred, and a deferred command takes its arguments' type's
+    /// attributes last: a type whose doc comment became the `about` would replace the text the
+    /// command list shows. Each command's own help must say what the list says.
+    #[test]
+    fn each_command_describes_itself_as_the_command_list_does() {
+        let listed: Vec<(String, String)> = Cli::command()
+            .get_subcommands()
+            .map(|c| {
+                (
+                    c.get_name().to_owned(),
+                    c.get_about().map(|a| a.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert!(listed.len() >= 10, "{listed:?}");
+        let mut built = Cli::command();
+        built.build();
+        for (name, about) in listed {
+            assert!(
+                !about.is_empty(),
+                "{name} has no description in the command list"
+            );
+            let own = built
+                .find_subcommand(&name)
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string());
+            assert_eq!(own.as_deref(), Some(about.as_str()), "eidos {name} --help");
+        }
     }
 
     #[test]

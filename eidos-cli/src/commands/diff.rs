@@ -69,8 +69,12 @@ impl IgnoreArgs {
     }
 }
 
+/// What `eidos diff` does, in its help.
+pub const ABOUT: &str = "What changed between two snapshots: added, removed and changed readings (exit 3 when something did), or the JSON Patch from one to the other";
+
 /// `eidos diff`.
 #[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = None)]
 pub struct DiffArgs {
     /// The older snapshot (YAML or JSON, eidos's or the Go tool's; `-` reads standard input).
     #[arg(value_name = "OLD")]

@@ -13,8 +13,12 @@ use eidos_recipes::{LayerEntry, Query, QueryError, RecipeStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What `eidos recipe` does, in its help.
+pub const ABOUT: &str = "The recommended configuration for a GPU node, from flags or a snapshot";
+
 /// `eidos recipe`.
 #[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = None)]
 pub struct RecipeArgs {
     /// The query.
     #[command(flatten)]

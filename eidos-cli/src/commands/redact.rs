@@ -65,8 +65,12 @@ impl RedactOptions {
     }
 }
 
+/// What `eidos redact` does, in its help.
+pub const ABOUT: &str = "Write a snapshot that can leave the site: host names, addresses, UUIDs, serials and secrets replaced by consistent pseudonyms (or, with --reverse, restore one from its map)";
+
 /// `eidos redact`.
 #[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = None)]
 pub struct RedactArgs {
     /// The snapshot (YAML or JSON, eidos's or the Go tool's); `-` reads standard input.
     #[arg(value_name = "FILE|-")]

@@ -10,8 +10,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What `eidos serve` does, in its help.
+pub const ABOUT: &str = "Serve the recipe engine as an HTTP API";
+
 /// `eidos serve`.
 #[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = None)]
 #[command(after_help = "\
 Each value comes from its flag, else its environment variable, else the config file's [serve]
 section, else the default: `eidos config show` prints what is in force and where it came from.

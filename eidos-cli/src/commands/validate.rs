@@ -33,8 +33,12 @@ Examples:
   eidos validate --snapshot node.yaml --fail-on missing -f junit -o eidos-validate.xml -q
   eidos validate --snapshot node.yaml --constraint 'gpu/smi/driver=>= 570'";
 
+/// What `eidos validate` does, in its help.
+pub const ABOUT: &str = "Check a node (a snapshot, or this node now) against its recipe: exit 3 when a required constraint fails";
+
 /// `eidos validate`.
 #[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = None)]
 pub struct ValidateArgs {
     /// The snapshot to check (YAML or JSON, eidos's or the Go tool's; `-` reads standard input;
     /// cm://NAMESPACE/NAME reads a ConfigMap). Without it, eidos takes a snapshot of this node
