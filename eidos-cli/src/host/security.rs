@@ -98,9 +98,14 @@ pub fn open_plugin(path: &Path, check: bool) -> Result<OpenedPlugin, Insecure> {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let found_dir = std::fs::canonicalize(found_dir).map_err(|e| unreadable(found_dir, e))?;
+        // Found where it really is (the usual case: a plugin directory given by its real path),
+        // the directory was just checked; otherwise the way it was found is checked too.
         if found_dir != real_dir {
-            check_directory_chain(&found_dir)?;
+            let found_dir =
+                std::fs::canonicalize(found_dir).map_err(|e| unreadable(found_dir, e))?;
+            if found_dir != real_dir {
+                check_directory_chain(&found_dir)?;
+            }
         }
     }
     Ok(OpenedPlugin { file, real_path })
