@@ -207,24 +207,33 @@ pub enum Command {
 
 /// `eidos agent …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AgentCommand {
-    /// Take a snapshot into a ConfigMap every interval, until SIGTERM (what the DaemonSet runs).
+    /// `eidos agent run`.
+    #[command(about = crate::commands::agent::RUN_ABOUT)]
     #[command(after_help = crate::commands::agent::RUN_AFTER_HELP)]
     Run(crate::commands::agent::AgentRunArgs),
-    /// Print the Kubernetes manifests (Namespace, ServiceAccount, RBAC, DaemonSet or Job) as one
-    /// YAML stream, for `kubectl apply -f -`.
+    /// `eidos agent manifests`.
+    #[command(about = crate::commands::agent::MANIFESTS_ABOUT)]
     Manifests(crate::commands::agent::ManifestsArgs),
 }
 
 /// `eidos config …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ConfigCommand {
-    /// Print every setting's effective value and where it came from (flag, env, file, default).
+    /// `eidos config show`.
+    #[command(about = CONFIG_SHOW_ABOUT)]
     Show(ConfigShowArgs),
 }
 
+/// What `eidos config show` does, in its help.
+pub const CONFIG_SHOW_ABOUT: &str =
+    "Print every setting's effective value and where it came from (flag, env, file, default)";
+
 /// `eidos config show`.
 #[derive(Debug, Args)]
+#[command(about = CONFIG_SHOW_ABOUT, long_about = None)]
 pub struct ConfigShowArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
@@ -339,19 +348,25 @@ impl CollectArgs {
 
 /// `eidos plugins …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PluginsCommand {
-    /// List every plugin file found: name, kind, version, API version, path and status.
+    /// `eidos plugins list`.
+    #[command(about = PLUGINS_LIST_ABOUT)]
     List(PluginsListArgs),
-    /// Write a lock file (TOML) pinning the plugins that load now: name, kind, version, API
-    /// version, file name and SHA-256.
+    /// `eidos plugins lock`.
+    #[command(about = PLUGINS_LOCK_ABOUT)]
     Lock(PluginsLockArgs),
-    /// Show one plugin: description, kind, version, API version, file, SHA-256, and each option
-    /// with its type, default and help.
+    /// `eidos plugins describe`.
+    #[command(about = PLUGINS_DESCRIBE_ABOUT)]
     Describe(PluginsDescribeArgs),
 }
 
+/// What `eidos plugins describe` does, in its help.
+pub const PLUGINS_DESCRIBE_ABOUT: &str = "Show one plugin: description, kind, version, API version, file, SHA-256, and each option with its type, default and help";
+
 /// `eidos plugins describe`.
 #[derive(Debug, Args)]
+#[command(about = PLUGINS_DESCRIBE_ABOUT, long_about = None)]
 pub struct PluginsDescribeArgs {
     /// The plugin's name (`os`, `json`, `acme-nic` …).
     pub name: String,
@@ -372,8 +387,12 @@ pub enum KindArg {
     Serializer,
 }
 
+/// What `eidos plugins lock` does, in its help.
+pub const PLUGINS_LOCK_ABOUT: &str = "Write a lock file (TOML) pinning the plugins that load now: name, kind, version, API version, file name and SHA-256";
+
 /// `eidos plugins lock`.
 #[derive(Debug, Args)]
+#[command(about = PLUGINS_LOCK_ABOUT, long_about = None)]
 pub struct PluginsLockArgs {
     /// Write to FILE instead of standard output (a regular file is replaced atomically; a device
     /// or FIFO is written in place).
@@ -381,8 +400,13 @@ pub struct PluginsLockArgs {
     pub output: Option<PathBuf>,
 }
 
+/// What `eidos plugins list` does, in its help.
+pub const PLUGINS_LIST_ABOUT: &str =
+    "List every plugin file found: name, kind, version, API version, path and status";
+
 /// `eidos plugins list`.
 #[derive(Debug, Args)]
+#[command(about = PLUGINS_LIST_ABOUT, long_about = None)]
 pub struct PluginsListArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
@@ -425,33 +449,57 @@ mod tests {
     }
 
     /// The commands' arguments are deferred, and a deferred command takes its arguments' type's
-    /// attributes last: a type whose doc comment became the `about` would replace the text the
-    /// command list shows. Each command's own help must say what the list says.
+    /// attributes last: a type whose doc comment became the `about` would replace the text its
+    /// parent's command list shows. Each command's own help must say what the list says.
     #[test]
     fn each_command_describes_itself_as_the_command_list_does() {
-        let listed: Vec<(String, String)> = Cli::command()
-            .get_subcommands()
-            .map(|c| {
-                (
-                    c.get_name().to_owned(),
-                    c.get_about().map(|a| a.to_string()).unwrap_or_default(),
-                )
-            })
-            .collect();
-        assert!(listed.len() >= 10, "{listed:?}");
+        use clap::Subcommand;
+        let about = |c: &clap::Command| c.get_about().map(|a| a.to_string()).unwrap_or_default();
+        // Each level's list as the parent builds it, before any listed command is built.
+        let lists = [
+            (None, Cli::command()),
+            (
+                Some("agent"),
+                AgentCommand::augment_subcommands(clap::Command::new("agent")),
+            ),
+            (
+                Some("config"),
+                ConfigCommand::augment_subcommands(clap::Command::new("config")),
+            ),
+            (
+                Some("plugins"),
+                PluginsCommand::augment_subcommands(clap::Command::new("plugins")),
+            ),
+            (
+                Some("fleet"),
+                crate::commands::fleet::FleetCommand::augment_subcommands(clap::Command::new(
+                    "fleet",
+                )),
+            ),
+        ];
         let mut built = Cli::command();
         built.build();
-        for (name, about) in listed {
-            assert!(
-                !about.is_empty(),
-                "{name} has no description in the command list"
-            );
-            let own = built
-                .find_subcommand(&name)
-                .and_then(|c| c.get_about())
-                .map(|a| a.to_string());
-            assert_eq!(own.as_deref(), Some(about.as_str()), "eidos {name} --help");
+        let mut checked = 0;
+        for (parent, list) in &lists {
+            let built_parent = match parent {
+                Some(name) => built.find_subcommand(name).unwrap(),
+                None => &built,
+            };
+            for listed in list.get_subcommands() {
+                let name = format!("eidos {} {}", parent.unwrap_or(""), listed.get_name());
+                assert!(!about(listed).is_empty(), "{name} has no description");
+                let own = built_parent.find_subcommand(listed.get_name()).unwrap();
+                assert_eq!(about(own), about(listed), "{name} --help");
+                checked += 1;
+            }
         }
+        // Every command with subcommands is listed above.
+        let nested = built
+            .get_subcommands()
+            .filter(|c| c.has_subcommands() && c.get_name() != "help")
+            .count();
+        assert_eq!(nested, lists.len() - 1);
+        assert!(checked > 15, "{checked}");
     }
 
     #[test]

@@ -27,8 +27,13 @@ Examples:
   NODE_NAME=node-1 eidos agent run --interval 1h --output 'cm://eidos/eidos-$(NODE_NAME)'
   eidos agent run --interval 10m --output cm://eidos/gpu-7 --health-addr 0.0.0.0:8080";
 
+/// What `eidos agent run` does, in its help.
+pub const RUN_ABOUT: &str =
+    "Take a snapshot into a ConfigMap every interval, until SIGTERM (what the DaemonSet runs)";
+
 /// `eidos agent run`.
 #[derive(Debug, Args)]
+#[command(about = RUN_ABOUT, long_about = None)]
 pub struct AgentRunArgs {
     /// Which collectors each round runs and how (as for `eidos snapshot`).
     #[command(flatten)]
@@ -70,8 +75,12 @@ pub enum ModeArg {
     Job,
 }
 
+/// What `eidos agent manifests` does, in its help.
+pub const MANIFESTS_ABOUT: &str = "Print the Kubernetes manifests (Namespace, ServiceAccount, RBAC, DaemonSet or Job) as one YAML stream, for `kubectl apply -f -`";
+
 /// `eidos agent manifests`.
 #[derive(Debug, Args)]
+#[command(about = MANIFESTS_ABOUT, long_about = None)]
 pub struct ManifestsArgs {
     /// The namespace for eidos and its snapshots.
     #[arg(long, short = 'n', default_value = manifests::APP)]

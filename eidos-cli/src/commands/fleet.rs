@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 /// `eidos fleet …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum FleetCommand {
-    /// Compare many nodes' snapshots: configurations, drifting readings, outlier nodes.
+    /// `eidos fleet report`.
+    #[command(about = REPORT_ABOUT)]
     #[command(after_help = AFTER_HELP)]
     Report(FleetReportArgs),
 }
@@ -43,8 +45,13 @@ Examples:
   eidos fleet report --from snapshots/ --validate --fail-on drift,invalid -f json -o fleet.json
   eidos fleet report --from cm://eidos -f table";
 
+/// What `eidos fleet report` does, in its help.
+pub const REPORT_ABOUT: &str =
+    "Compare many nodes' snapshots: configurations, drifting readings, outlier nodes";
+
 /// `eidos fleet report`.
 #[derive(Debug, Args)]
+#[command(about = REPORT_ABOUT, long_about = None)]
 pub struct FleetReportArgs {
     /// Where the snapshots are: a directory holding one snapshot per node (YAML or JSON; hidden
     /// files are skipped, subdirectories are not searched), or cm://NAMESPACE[?selector=LABELS]:
