@@ -15,9 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
-# Snapshot formats and fleet sizes measured (the same generated nodes, written as JSON or YAML).
-FORMATS="${FORMATS:-json yaml}"
-SIZES="${SIZES:-1000 10000}"
+# Snapshot formats and fleet sizes measured (the same generated nodes, written as JSON or YAML);
+# set either to the empty string (FORMATS= SIZES=) to measure only the diff.
+FORMATS="${FORMATS-json yaml}"
+SIZES="${SIZES-1000 10000}"
 bin=target/release/eidos
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 work="${1:-}"
