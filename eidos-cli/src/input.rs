@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 
 /// The largest snapshot eidos reads (64 MiB; a real one is a few hundred KiB).
 pub const SNAPSHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How deeply mappings and sequences may nest in YAML read from outside (snapshots, facts files,
+/// recipe documents) when the text is costly enough to be depth-checked (see
+/// [`eidos_recipes::nesting::from_untrusted_yaml`]). A snapshot needs 6 levels.
+pub const YAML_MAX_NESTING: usize = 64;
+
+/// Deserializes YAML from outside this process, in time proportional to its size.
+pub fn from_untrusted_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    eidos_recipes::nesting::from_untrusted_yaml(text, YAML_MAX_NESTING).map_err(|e| e.to_string())
+}
 /// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
 pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
 /// The largest rendered recipe document `eidos validate --recipe` reads (16 MiB; a real one is a
@@ -288,7 +298,7 @@ pub fn parse_snapshot_document(bytes: &[u8]) -> Result<(Snapshot, serde_json::Va
     let document: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
+        from_untrusted_yaml(text)?
     };
     let snapshot = Snapshot::deserialize(&document).map_err(|e| format!("not a snapshot: {e}"))?;
     check_kind(&snapshot)?;
@@ -312,7 +322,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
     let snapshot: Snapshot = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
+        from_untrusted_yaml(text)?
     };
     check_kind(&snapshot)?;
     Ok(snapshot)

@@ -26,7 +26,7 @@ mod fuzz_tests;
 pub mod key;
 mod merge;
 pub mod model;
-mod nesting;
+pub mod nesting;
 mod query;
 mod store;
 mod timestamp;

@@ -1,14 +1,20 @@
-//! A nesting-depth check run on YAML text before it is deserialized.
+//! Reading YAML from untrusted sources in time proportional to its size.
 //!
 //! The YAML scanner behind `serde_yaml` (libyaml, through `unsafe-libyaml`) spends time
 //! proportional to the current flow nesting depth on every token, so a document nested `n`
 //! levels deep (`x: {a: {a: …}}`) takes time proportional to n² — minutes for a few hundred
-//! kilobytes — before the deserializer's own recursion limit rejects it. This check runs the same
-//! parser event by event and stops at the first collection nested deeper than the limit, so the
-//! work it does is bounded by (input size × limit), and the text handed to `serde_yaml` after it
-//! is known to be shallow.
+//! kilobytes — before the deserializer's own recursion limit rejects it. [`check_depth`] runs the
+//! same parser event by event and stops at the first collection nested deeper than the limit, so
+//! the work it does is bounded by (input size × limit), and the text handed to `serde_yaml` after
+//! it is known to be shallow.
 //!
-//! It uses libyaml's event API directly (the only way to stop parsing early; `serde_yaml`
+//! That check is a second parse. [`from_untrusted_yaml`] skips it when the text cannot be costly:
+//! libyaml's flow level rises only at a `[` or `{` character, so the scanner's extra work is at
+//! most (size × number of those characters), and below [`UNCHECKED_SCANNER_WORK`] it is small
+//! whatever the nesting. A snapshot written as block YAML has a few dozen such characters (inside
+//! quoted values) and is parsed once.
+//!
+//! The check uses libyaml's event API directly (the only way to stop parsing early; `serde_yaml`
 //! collects a whole document's events first), which is an unsafe C-style API: the unsafe code is
 //! confined to [`Parser`] below.
 
@@ -16,15 +22,58 @@ use std::mem::MaybeUninit;
 
 /// Where a document first nests deeper than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TooDeep {
+pub struct TooDeep {
     /// The 1-based line of the collection that went over the limit.
     pub line: u64,
+}
+
+/// Why YAML from an untrusted source was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    /// A collection nests deeper than the limit (found by the depth check, which runs only on
+    /// text that could be costly to scan; see [`from_untrusted_yaml`]).
+    #[error("nested more than {limit} levels deep (at line {line}); at most {limit} levels of mappings and sequences are read")]
+    TooDeep {
+        /// The limit that was passed.
+        limit: usize,
+        /// The 1-based line of the collection that went over it.
+        line: u64,
+    },
+    /// The text is not YAML, or not YAML of the expected shape.
+    #[error("malformed YAML: {0}")]
+    Malformed(#[from] serde_yaml::Error),
+}
+
+/// Work (size × flow-level rises) up to which libyaml's scanner is left to run without the depth
+/// check: at most about this many simple-key visits, a few tens of milliseconds at worst.
+pub const UNCHECKED_SCANNER_WORK: usize = 1 << 24;
+
+/// Whether scanning `text` costs little however deeply it nests: its size times its number of
+/// `[` and `{` characters (the only places libyaml's flow level rises) is at most
+/// [`UNCHECKED_SCANNER_WORK`].
+pub fn scanning_is_cheap(text: &str) -> bool {
+    let rises = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    text.len().saturating_mul(rises) <= UNCHECKED_SCANNER_WORK
+}
+
+/// Deserializes YAML that may be hostile (a snapshot, a facts file) in time proportional to its
+/// size: unless [`scanning_is_cheap`], the text is first checked to nest at most `limit` levels
+/// deep. (Cheap text is not depth-checked; `serde_yaml`'s own recursion limit still refuses a
+/// document nested beyond 128 levels.)
+pub fn from_untrusted_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    limit: usize,
+) -> Result<T, YamlError> {
+    if !scanning_is_cheap(text) {
+        check_depth(text, limit).map_err(|TooDeep { line }| YamlError::TooDeep { limit, line })?;
+    }
+    Ok(serde_yaml::from_str(text)?)
 }
 
 /// Checks that no collection in `text` is nested more than `limit` levels deep (the top-level
 /// collection is level 1). Text that does not parse passes: the deserializer reports the syntax
 /// error, and it stops at the same place this check stopped, within the limit.
-pub(crate) fn check_depth(text: &str, limit: usize) -> Result<(), TooDeep> {
+pub fn check_depth(text: &str, limit: usize) -> Result<(), TooDeep> {
     let mut parser = Parser::new(text.as_bytes());
     let mut depth = 0usize;
     loop {
@@ -175,6 +224,53 @@ mod tests {
         assert_eq!(check_depth("a: [1, 2\nb: {", 5), Ok(()));
         assert_eq!(check_depth("", 1), Ok(()));
         assert_eq!(check_depth("\u{0}\u{1}", 1), Ok(()));
+    }
+
+    /// A flow document `depth` levels deep, padded with a comment to `size` bytes.
+    fn padded_flow(depth: usize, size: usize) -> String {
+        let mut text = nested_flow(depth);
+        text.push('#');
+        while text.len() < size {
+            text.push('x');
+        }
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn scanning_is_cheap_below_the_work_bound_and_costly_above_it() {
+        // Block YAML without flow collections: cheap at any size.
+        assert!(scanning_is_cheap(&"a: b\n".repeat(1 << 20)));
+        assert!(scanning_is_cheap(eidos_test_fixtures::H100_EKS_GO_YAML));
+        // 1,000 rises in 16 KiB is exactly the bound; one more byte is over it.
+        let at_bound = padded_flow(1000, (UNCHECKED_SCANNER_WORK / 1000) - 1);
+        assert_eq!(at_bound.len(), UNCHECKED_SCANNER_WORK / 1000);
+        assert!(scanning_is_cheap(&at_bound));
+        assert!(!scanning_is_cheap(&format!("{at_bound} ")));
+    }
+
+    #[test]
+    fn untrusted_yaml_nested_deeply_is_refused_by_the_check_before_it_is_parsed() {
+        // Costly to scan: checked, and refused at the line where it went too deep.
+        let deep = padded_flow(5000, 1 << 16);
+        assert!(!scanning_is_cheap(&deep));
+        let err = from_untrusted_yaml::<serde_json::Value>(&deep, 64).unwrap_err();
+        assert!(
+            matches!(err, YamlError::TooDeep { limit: 64, line: 1 }),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "nested more than 64 levels deep (at line 1); at most 64 levels of mappings and sequences are read"
+        );
+        // Costly but shallow (thousands of one-level flow maps): checked, and read.
+        let shallow = format!("x:\n{}", "- {a: 1}\n".repeat(3000));
+        assert!(!scanning_is_cheap(&shallow));
+        let value: serde_json::Value = from_untrusted_yaml(&shallow, 64).unwrap();
+        assert_eq!(value["x"][2999]["a"], 1);
+        // Cheap and deep: left to serde_yaml, whose recursion limit refuses it.
+        let err = from_untrusted_yaml::<serde_json::Value>(&nested_flow(200), 64).unwrap_err();
+        assert!(matches!(err, YamlError::Malformed(_)), "{err}");
     }
 
     #[test]

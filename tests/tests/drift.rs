@@ -349,10 +349,31 @@ fn diff_reads_standard_input_and_refuses_bad_input_with_exit_2() {
 
     let notes = work.path().join("notes.txt");
     std::fs::write(&notes, "kind: Recipe\napiVersion: v1\n").unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    // Nested 5,000 flow levels deep: libyaml's scanning time grows with the square of that, so
+    // such text is depth-checked before it is parsed.
+    let deep = work.path().join("deep.yaml");
+    let brackets = 5000;
+    std::fs::write(
+        &deep,
+        format!(
+            "kind: Snapshot\napiVersion: snapshot.dgxc.io/v1\nmeasurements: {}{}\n",
+            "[".repeat(brackets),
+            "]".repeat(brackets)
+        ),
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 7] = [
         (
             &["diff", s(&old), s(&notes)],
             "notes.txt is not a valid snapshot",
+        ),
+        (
+            &["diff", s(&deep), s(&old)],
+            "deep.yaml is not a valid snapshot: nested more than 64 levels deep (at line 3)",
+        ),
+        (
+            &["diff", s(&old), s(&deep), "-f", "json-patch"],
+            "deep.yaml is not a valid snapshot: nested more than 64 levels deep (at line 3)",
         ),
         (
             &["diff", s(&old), "/nonexistent/new.yaml"],

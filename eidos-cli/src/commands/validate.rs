@@ -243,7 +243,7 @@ fn parse_recipe(text: &str) -> Result<Recipe, String> {
     let value: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| format!("malformed YAML: {e}"))?
+        crate::input::from_untrusted_yaml(text)?
     };
     if let Some(kind) = value.get("kind").and_then(serde_json::Value::as_str) {
         return Err(format!("it is a {kind} document"));
