@@ -207,8 +207,8 @@ fn read_side(path: &Path, patch: bool) -> CliResult<SideRead> {
     }
 }
 
-/// Reads both sides and compares them, while this thread runs `prepare` (loading the serializer,
-/// gathering the ignore rules), with `helpers` threads besides this one. Returns what `prepare`
+/// Reads both sides and compares them, while this thread runs `prepare` (gathering the ignore
+/// rules, then loading the serializer), with `helpers` threads besides this one. Returns what `prepare`
 /// returned, each side as read, and the comparison (`None` when a side could not be read or
 /// `prepare` handed over no rules).
 ///
