@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 
 /// The largest snapshot eidos reads (64 MiB; a real one is a few hundred KiB).
 pub const SNAPSHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
+pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
+/// The largest rendered recipe document `eidos validate --recipe` reads (16 MiB; a real one is a
+/// few KiB).
+pub const RECIPE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How deeply mappings and sequences may nest in YAML read from outside (snapshots, facts files,
 /// recipe documents) when the text is costly enough to be depth-checked (see
@@ -23,11 +28,6 @@ pub const YAML_MAX_NESTING: usize = 64;
 pub fn from_untrusted_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     eidos_recipes::nesting::from_untrusted_yaml(text, YAML_MAX_NESTING).map_err(|e| e.to_string())
 }
-/// The largest configuration file eidos reads (1 MiB; a real one is a few hundred bytes).
-pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
-/// The largest rendered recipe document `eidos validate --recipe` reads (16 MiB; a real one is a
-/// few KiB).
-pub const RECIPE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The path that names standard input.
 const STDIN: &str = "-";
