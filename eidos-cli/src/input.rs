@@ -24,8 +24,13 @@ pub const RECIPE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// [`eidos_recipes::nesting::from_untrusted_yaml`]). A snapshot needs 6 levels.
 pub const YAML_MAX_NESTING: usize = 64;
 
-/// Deserializes YAML from outside this process, in time proportional to its size.
+/// Deserializes YAML from outside this process, in time proportional to its size: the block-style
+/// text snapshots are written in by the fast reader of [`block_yaml`], anything else (and any
+/// error) by serde_yaml.
 pub fn from_untrusted_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    if let Some(value) = block_yaml::from_block_yaml(text) {
+        return Ok(value);
+    }
     eidos_recipes::nesting::from_untrusted_yaml(text, YAML_MAX_NESTING).map_err(|e| e.to_string())
 }
 
@@ -328,6 +333,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
     Ok(snapshot)
 }
 
+mod block_yaml;
 pub mod sources;
 
 #[cfg(test)]
