@@ -10,8 +10,9 @@
 # machine's os readings merged in, per-node identity and volatile readings, planted outliers),
 # written as JSON (what the agent stores) and as YAML (FORMATS, SIZES narrow the set);
 # median wall time and peak RSS of `eidos fleet report --from DIR -f json` over RUNS runs (goals at
-# 10,000 nodes: <= 3 s, <= 300 MB). Diff: two reference-sized snapshots of one node a restart
-# apart, whole process, median of 50 runs (goal <= 10 ms).
+# 10,000 nodes: <= 3 s, <= 300 MB). Diff: two snapshots of one node a restart apart, at the Go
+# fixture's size (32 KB) and at the real H100 reference snapshot's (75 KB), whole process, median
+# of 50 runs (goal <= 10 ms at the reference's size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
@@ -70,24 +71,49 @@ EOF
 done
 done
 
-# Diff: the reference snapshot and the same node after a containerd restart (volatile readings
-# moved, nothing else): exit 0, whole process. The warm-up runs fill the user's probe and manifest
-# caches (~/.cache/eidos), as any earlier run on a node does: the collectors' manifests then come
-# from the cache and only the serializer library is loaded.
-python3 - tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" <<'EOF'
-import sys, yaml
-doc = yaml.safe_load(open(sys.argv[1]))
-for m in doc["measurements"]:
-    if m["type"].lower() == "systemd":
-        d = next(s["data"] for s in m["subtypes"] if s["subtype"] == "containerd.service")
-        d["MainPID"] = d["ExecMainPID"] = "2001"
-        d["ActiveEnterTimestamp"] += 10**8
-        d["MemoryCurrent"] = 1_700_000_000
-doc["metadata"]["measurement-timestamp"] = "2026-03-12T09:00:00Z"
-yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+# Diff: a snapshot and the same node after a containerd restart (volatile readings moved, nothing
+# else): exit 0, whole process. Twice: the Go tool's 32 KB fixture as it is, and the same node with
+# more systemd units, as large as the real H100 reference snapshot (75 KB). The warm-up runs fill
+# the user's probe and manifest caches (~/.cache/eidos), as any earlier run on a node does: the
+# collectors' manifests then come from the cache and only the serializer library is loaded.
+python3 - tests/fixtures/snapshots/h100-eks-go.yaml "$work" <<'EOF'
+import copy, sys, yaml
+fixture, work = sys.argv[1], sys.argv[2]
+REFERENCE_BYTES = 75_128  # the size of the real H100 reference snapshot
+
+def restarted(doc):
+    doc = copy.deepcopy(doc)
+    for m in doc["measurements"]:
+        if m["type"].lower() == "systemd":
+            d = next(s["data"] for s in m["subtypes"] if s["subtype"] == "containerd.service")
+            d["MainPID"] = d["ExecMainPID"] = "2001"
+            d["ActiveEnterTimestamp"] += 10**8
+            d["MemoryCurrent"] = 1_700_000_000
+    doc["metadata"]["measurement-timestamp"] = "2026-03-12T09:00:00Z"
+    return doc
+
+def write(doc, name):
+    yaml.safe_dump(doc, open(f"{work}/{name}", "w"), sort_keys=False)
+
+doc = yaml.safe_load(open(fixture))
+write(restarted(doc), "after-restart.yaml")
+# Reference-sized: copies of the node's systemd units under other names, until it is as long.
+big = copy.deepcopy(doc)
+units = next(m for m in big["measurements"] if m["type"].lower() == "systemd")["subtypes"]
+originals = list(units)
+while len(yaml.safe_dump(big, sort_keys=False)) < REFERENCE_BYTES:
+    unit = copy.deepcopy(originals[len(units) % len(originals)])
+    unit["subtype"] = f"copy{len(units)}-{unit['subtype']}"
+    units.append(unit)
+write(big, "reference-sized.yaml")
+write(restarted(big), "reference-sized-after-restart.yaml")
 EOF
+echo "diff: the Go fixture (32 KB)"
 python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
   "${eidos[@]}" diff tests/fixtures/snapshots/h100-eks-go.yaml "$work/after-restart.yaml" -f json
+echo "diff: reference-sized ($(wc -c < "$work/reference-sized.yaml") bytes)"
+python3 scripts/bench-cli.py --runs 50 --warmup 3 -- \
+  "${eidos[@]}" diff "$work/reference-sized.yaml" "$work/reference-sized-after-restart.yaml" -f json
 # The same with the plugins pinned by a lock file (as a production node runs them): a locked
 # library is not loaded in a probe process first.
 "${eidos[@]}" plugins lock -o "$work/plugins.lock"

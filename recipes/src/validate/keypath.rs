@@ -126,7 +126,7 @@ impl KeyPattern {
 
     /// Whether the key part matches `key`.
     pub fn key_matches(&self, key: &str) -> bool {
-        wildcard_match(self.key.as_bytes(), key.as_bytes(), false)
+        key_wildcard_match(self.key.as_bytes(), key.as_bytes())
     }
 }
 
@@ -170,6 +170,22 @@ fn wildcard_match(pattern: &[u8], text: &[u8], fold_case: bool) -> bool {
         }
     }
     pattern[p..].iter().all(|&b| b == b'*')
+}
+
+/// [`wildcard_match`] without case folding, answering the shapes key patterns mostly have (no
+/// `*`, one leading or one trailing `*`: `MainPID`, `*Timestamp`, `ExecMain*`) with one comparison.
+/// A diff matches every key of a snapshot against every pattern of its subtype, and the general
+/// scan was most of building the comparison's view.
+fn key_wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.iter().filter(|&&b| b == b'*').count() {
+        0 => pattern == text,
+        1 => match pattern {
+            [b'*', suffix @ ..] => text.ends_with(suffix),
+            [prefix @ .., b'*'] => text.starts_with(prefix),
+            _ => wildcard_match(pattern, text, false),
+        },
+        _ => wildcard_match(pattern, text, false),
+    }
 }
 
 impl fmt::Display for KeyPath {
@@ -392,6 +408,19 @@ mod tests {
             proptest::prop_assert!(wildcard_match(pattern.as_bytes(), key.as_bytes(), false));
             proptest::prop_assert!(wildcard_match(b"*", key.as_bytes(), false));
             proptest::prop_assert_eq!(wildcard_match(key.replace('*', "").as_bytes(), key.as_bytes(), false), !key.contains('*'));
+        }
+
+        /// The shortcuts for keys answer as the general scan does, for every shape of pattern.
+        #[test]
+        fn key_shortcuts_agree_with_the_general_scan(
+            pattern in "[ab*]{1,6}",
+            text in "[ab*]{0,8}",
+        ) {
+            proptest::prop_assert_eq!(
+                key_wildcard_match(pattern.as_bytes(), text.as_bytes()),
+                wildcard_match(pattern.as_bytes(), text.as_bytes(), false),
+                "{} vs {}", pattern, text
+            );
         }
     }
 }

@@ -447,6 +447,13 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
+    /// The byte scan for a two-byte needle finds what `str::find` finds.
+    #[test]
+    fn find_pair_finds_what_find_finds(text in "[ #:a]{0,12}") {
+        prop_assert_eq!(find_pair(&text, b' ', b'#'), text.find(" #"));
+        prop_assert_eq!(find_pair(&text, b':', b' '), text.find(": "));
+    }
+
     /// The byte-wise check refuses exactly the characters it stands for.
     #[test]
     fn printable_refuses_exactly_the_refused_characters(
