@@ -47,23 +47,28 @@ pub fn from_block_yaml<T: DeserializeOwned>(text: &str) -> Option<T> {
 /// bytes: each refused character above ASCII has one encoding, found by its first two bytes.
 fn printable(text: &str) -> bool {
     let bytes = text.as_bytes();
-    // Printable ASCII and line feeds, the usual text, in one pass the compiler vectorizes.
-    if bytes.iter().all(|&b| matches!(b, b'\n' | 0x20..=0x7e)) {
-        return true;
-    }
-    bytes.iter().enumerate().all(|(i, &b)| match b {
-        b'\n' | 0x20..=0x7e => true,
-        0x00..=0x1f | 0x7f => false,
-        // U+0080..U+009F (C1 controls, NEL among them).
-        0xc2 => !matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
-        // U+2028 and U+2029 (line and paragraph separators).
-        0xe2 => !matches!(bytes.get(i + 1..i + 3), Some([0x80, 0xa8 | 0xa9])),
-        // U+FEFF (byte-order mark), U+FFFE and U+FFFF.
-        0xef => !matches!(
-            bytes.get(i + 1..i + 3),
-            Some([0xbb, 0xbf] | [0xbf, 0xbe | 0xbf])
-        ),
-        _ => true,
+    // What may start a refused character: a control byte, or the first byte of the refused
+    // characters above ASCII. Checked 32 bytes at a time without branching (the compiler
+    // vectorizes it); only a chunk holding such a byte is looked at closely.
+    let suspect =
+        |b: u8| (b < 0x20 && b != b'\n') | (b == 0x7f) | (b == 0xc2) | (b == 0xe2) | (b == 0xef);
+    bytes.chunks(32).enumerate().all(|(n, chunk)| {
+        if !chunk.iter().fold(false, |any, &b| any | suspect(b)) {
+            return true;
+        }
+        (n * 32..n * 32 + chunk.len()).all(|i| match bytes[i] {
+            0x00..=0x09 | 0x0b..=0x1f | 0x7f => false,
+            // U+0080..U+009F (C1 controls, NEL among them).
+            0xc2 => !matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
+            // U+2028 and U+2029 (line and paragraph separators).
+            0xe2 => !matches!(bytes.get(i + 1..i + 3), Some([0x80, 0xa8 | 0xa9])),
+            // U+FEFF (byte-order mark), U+FFFE and U+FFFF.
+            0xef => !matches!(
+                bytes.get(i + 1..i + 3),
+                Some([0xbb, 0xbf] | [0xbf, 0xbe | 0xbf])
+            ),
+            _ => true,
+        })
     })
 }
 

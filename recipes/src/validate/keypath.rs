@@ -98,6 +98,45 @@ pub struct KeyPattern {
     subtype: String,
     /// The key pattern, as written.
     key: String,
+    /// Where the key pattern's `*` are, for matching keys by one comparison where it can.
+    key_shape: Shape,
+}
+
+/// Where a pattern's `*` are: the shapes key patterns mostly have (`MainPID`, `*Timestamp`,
+/// `ExecMain*`) match by one comparison. A diff matches every key of a snapshot against every
+/// pattern of its subtype, and the general scan was most of building the comparison's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape {
+    /// No `*`.
+    Literal,
+    /// One `*`, at the start.
+    Suffix,
+    /// One `*`, at the end.
+    Prefix,
+    /// Any other.
+    General,
+}
+
+impl Shape {
+    fn of(pattern: &str) -> Shape {
+        match (pattern.matches('*').count(), pattern.as_bytes()) {
+            (0, _) => Shape::Literal,
+            (1, [b'*', ..]) => Shape::Suffix,
+            (1, [.., b'*']) => Shape::Prefix,
+            _ => Shape::General,
+        }
+    }
+
+    /// Whether `text` matches `pattern`, of this shape, as [`wildcard_match`] without case folding
+    /// would answer.
+    fn matches(self, pattern: &[u8], text: &[u8]) -> bool {
+        match self {
+            Shape::Literal => pattern == text,
+            Shape::Suffix => text.ends_with(&pattern[1..]),
+            Shape::Prefix => text.starts_with(&pattern[..pattern.len() - 1]),
+            Shape::General => wildcard_match(pattern, text, false),
+        }
+    }
 }
 
 impl KeyPattern {
@@ -108,6 +147,7 @@ impl KeyPattern {
         Ok(KeyPattern {
             kind: path.kind,
             subtype: path.subtype,
+            key_shape: Shape::of(&path.key),
             key: path.key,
         })
     }
@@ -126,7 +166,7 @@ impl KeyPattern {
 
     /// Whether the key part matches `key`.
     pub fn key_matches(&self, key: &str) -> bool {
-        key_wildcard_match(self.key.as_bytes(), key.as_bytes())
+        self.key_shape.matches(self.key.as_bytes(), key.as_bytes())
     }
 }
 
@@ -170,22 +210,6 @@ fn wildcard_match(pattern: &[u8], text: &[u8], fold_case: bool) -> bool {
         }
     }
     pattern[p..].iter().all(|&b| b == b'*')
-}
-
-/// [`wildcard_match`] without case folding, answering the shapes key patterns mostly have (no
-/// `*`, one leading or one trailing `*`: `MainPID`, `*Timestamp`, `ExecMain*`) with one comparison.
-/// A diff matches every key of a snapshot against every pattern of its subtype, and the general
-/// scan was most of building the comparison's view.
-fn key_wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.iter().filter(|&&b| b == b'*').count() {
-        0 => pattern == text,
-        1 => match pattern {
-            [b'*', suffix @ ..] => text.ends_with(suffix),
-            [prefix @ .., b'*'] => text.starts_with(prefix),
-            _ => wildcard_match(pattern, text, false),
-        },
-        _ => wildcard_match(pattern, text, false),
-    }
 }
 
 impl fmt::Display for KeyPath {
@@ -417,7 +441,7 @@ mod tests {
             text in "[ab*]{0,8}",
         ) {
             proptest::prop_assert_eq!(
-                key_wildcard_match(pattern.as_bytes(), text.as_bytes()),
+                Shape::of(&pattern).matches(pattern.as_bytes(), text.as_bytes()),
                 wildcard_match(pattern.as_bytes(), text.as_bytes(), false),
                 "{} vs {}", pattern, text
             );

@@ -466,7 +466,7 @@ proptest! {
                     '\t', '\r', '\u{7f}', '\n', 'a',
                 ]),
             ],
-            0..12,
+            0..80,
         )
     ) {
         let text: String = chars.iter().collect();
