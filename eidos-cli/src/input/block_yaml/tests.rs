@@ -366,21 +366,25 @@ fn nasty_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A YAML value tree of generated text, numbers and booleans.
-fn any_tree() -> impl Strategy<Value = serde_yaml::Value> {
+/// YAML value trees of `text` leaves (besides nulls, booleans and integers), and mappings keyed by
+/// `key`, each collection holding at least `least` items.
+fn trees(
+    text: BoxedStrategy<serde_yaml::Value>,
+    key: BoxedStrategy<String>,
+    least: usize,
+) -> impl Strategy<Value = serde_yaml::Value> {
     use serde_yaml::Value;
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        (-1e6f64..1e6).prop_map(Value::from),
-        nasty_text().prop_map(Value::String),
+        text,
     ];
-    leaf.prop_recursive(5, 80, 6, |inner| {
+    leaf.prop_recursive(5, 80, 6, move |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Sequence),
-            prop::collection::vec((nasty_text(), inner), 0..6).prop_map(|entries| {
+            prop::collection::vec(inner.clone(), least..6).prop_map(Value::Sequence),
+            prop::collection::vec((key.clone(), inner), least..6).prop_map(|entries| {
                 Value::Mapping(
                     entries
                         .into_iter()
@@ -390,6 +394,15 @@ fn any_tree() -> impl Strategy<Value = serde_yaml::Value> {
             }),
         ]
     })
+}
+
+/// A YAML value tree of generated text, numbers and booleans.
+fn any_tree() -> impl Strategy<Value = serde_yaml::Value> {
+    let text = prop_oneof![
+        (-1e6f64..1e6).prop_map(serde_yaml::Value::from),
+        nasty_text().prop_map(serde_yaml::Value::String),
+    ];
+    trees(text.boxed(), nasty_text().boxed(), 0)
 }
 
 /// A single-line string without characters that make serde_yaml write a block scalar.
@@ -402,28 +415,10 @@ fn tame_key() -> impl Strategy<Value = String> {
     prop_oneof!["[ -~]{0,40}", "[a-z ]{60,100}", "[a-zé日 ]{0,20}"]
 }
 
+/// A YAML value tree that serde_yaml writes within the fast reader's subset.
 fn tame_tree() -> impl Strategy<Value = serde_yaml::Value> {
-    use serde_yaml::Value;
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        tame_text().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(5, 80, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 1..6).prop_map(Value::Sequence),
-            prop::collection::vec((tame_key(), inner), 1..6).prop_map(|entries| {
-                Value::Mapping(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (Value::String(k), v))
-                        .collect(),
-                )
-            }),
-        ]
-    })
+    let text = tame_text().prop_map(serde_yaml::Value::String);
+    trees(text.boxed(), tame_key().boxed(), 1)
 }
 
 /// A document-level mapping holding `tree`, as serde_yaml writes it.
