@@ -617,12 +617,9 @@ impl<'de> NodeDe<'de> {
     /// The plain scalar's text, for serde_yaml to read alone; `Declined` for anything else.
     fn plain_alone(&self) -> Result<&'de str, Declined> {
         match self.0 {
-            // Alone, `---` or `...` would be a document marker, not text.
-            Node::Scalar { text, plain: true }
-                if !text.starts_with("---") && !text.starts_with("...") =>
-            {
-                Ok(text)
-            }
+            // Alone, text that starts like an indicator would be read as one: `-` (a key may be
+            // `-`) as a sequence, `---` as a document marker.
+            Node::Scalar { text, plain: true } if !starts_with_indicator(text) => Ok(text),
             _ => Err(Declined),
         }
     }

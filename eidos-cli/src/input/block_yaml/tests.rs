@@ -317,6 +317,44 @@ fn what_lies_outside_the_subset_is_left_to_serde_yaml() {
 }
 
 #[test]
+fn every_ascii_character_in_every_place_reads_the_same_or_is_declined() {
+    // Each printable ASCII character, and pairs of them, where a scalar, a key, a continuation
+    // line or a quoted text starts, ends or goes on.
+    let chars: Vec<char> = (' '..='~').collect();
+    let mut pieces: Vec<String> = chars.iter().map(char::to_string).collect();
+    for a in &chars {
+        for b in ['-', ' ', ':', '#', '\'', 'x'] {
+            pieces.push(format!("{a}{b}"));
+        }
+    }
+    for p in &pieces {
+        for text in [
+            format!("k: {p}\n"),
+            format!("k: {p}x\n"),
+            format!("k: x{p}\n"),
+            format!("{p}: v\n"),
+            format!("{p}x: v\n"),
+            format!("k: a\n  {p}\n"),
+            format!("k: a\n  {p}b\n"),
+            format!("- {p}\n- a\n  {p}\n"),
+            format!("k: 'a\n  {p}'\n"),
+            format!("k: \"a\n  {p}\"\n"),
+            format!("k:\n  {p}\n"),
+            format!("k: v\n{p}\n"),
+            format!("- {p}: v\n"),
+            format!("- {p}\n"),
+            format!("k: {p} {p}\n"),
+            format!("k: '{p}'\n"),
+            format!("k: \"{p}\"\n"),
+            format!("'{p}': v\n"),
+            format!("k:\n- {p}\n"),
+        ] {
+            agrees_every_way(&text);
+        }
+    }
+}
+
+#[test]
 fn nesting_beyond_the_limit_is_left_to_serde_yaml() {
     let mut deep = String::new();
     for depth in 0..=MAX_DEPTH + 1 {
@@ -441,6 +479,22 @@ fn config() -> ProptestConfig {
 
 proptest! {
     #![proptest_config(config())]
+
+    /// Short documents of the characters YAML gives meaning to: read the same, or declined.
+    #[test]
+    fn short_documents_of_yaml_characters_read_the_same_or_are_declined(
+        chars in prop::collection::vec(
+            prop::sample::select(vec![
+                'a', 'b', '0', '1', ' ', ' ', ' ', '\n', '\n', ':', ':', '-', '-', '#', '\'', '"',
+                '?', '[', ']', '{', '}', ',', '&', '*', '!', '|', '>', '%', '@', '`', '.', '\\',
+                'é',
+            ]),
+            0..40,
+        )
+    ) {
+        let text: String = chars.into_iter().collect();
+        agrees_every_way(&text);
+    }
 
     /// The byte scan for a two-byte needle finds what `str::find` finds.
     #[test]
