@@ -21,7 +21,8 @@ pub const RECIPE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How deeply mappings and sequences may nest in YAML read from outside (snapshots, facts files,
 /// recipe documents) when the text is costly enough to be depth-checked (see
-/// [`eidos_recipes::nesting::from_untrusted_yaml`]). A snapshot needs 6 levels.
+/// [`eidos_recipes::nesting::from_untrusted_yaml`]); the fast block-style reader leaves deeper
+/// text to that check. A snapshot needs 6 levels.
 pub const YAML_MAX_NESTING: usize = 64;
 
 /// Deserializes YAML from outside this process, in time proportional to its size: the block-style

@@ -17,13 +17,10 @@
 //! answer: only readings serde_yaml would also make come out of here. The differential tests below
 //! hold the two readers against each other.
 
+use super::YAML_MAX_NESTING;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-
-/// How deeply the fast reader follows nested blocks; deeper text is left to serde_yaml (which has
-/// its own limit, and eidos's nesting check in front of it).
-const MAX_DEPTH: usize = 64;
 
 /// The most lines the fast reader takes (its line table is then at most 6 MiB).
 const MAX_LINES: usize = 1 << 18;
@@ -206,7 +203,7 @@ impl<'a> Parser<'a> {
 
     /// The block that starts on the current line, at `indent`.
     fn block(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
-        if depth > MAX_DEPTH {
+        if depth > YAML_MAX_NESTING {
             return None;
         }
         let line = self.peek()?;

@@ -118,6 +118,7 @@ enum Shape {
 }
 
 impl Shape {
+    /// The shape of `pattern`.
     fn of(pattern: &str) -> Shape {
         match (pattern.matches('*').count(), pattern.as_bytes()) {
             (0, _) => Shape::Literal,

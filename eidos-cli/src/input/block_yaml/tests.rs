@@ -357,13 +357,13 @@ fn every_ascii_character_in_every_place_reads_the_same_or_is_declined() {
 #[test]
 fn nesting_beyond_the_limit_is_left_to_serde_yaml() {
     let mut deep = String::new();
-    for depth in 0..=MAX_DEPTH + 1 {
+    for depth in 0..=YAML_MAX_NESTING + 1 {
         deep.push_str(&" ".repeat(depth));
         deep.push_str("k:\n");
     }
     declined(&deep);
     let mut shallow = String::new();
-    for depth in 0..MAX_DEPTH / 2 {
+    for depth in 0..YAML_MAX_NESTING / 2 {
         shallow.push_str(&" ".repeat(depth));
         shallow.push_str("k:\n");
     }
